@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# run.sh: installs deps, builds signet twice (normal, and ASan+UBSan), runs every
+# test under both builds, and exits 0 only if everything passed. Criterion's own
+# summary lines are printed as they come; the last line sums everything up.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+./deploy/deps.sh || { echo "run.sh: installing dependencies failed" >&2; exit 1; }
+
+jobs=$(nproc)
+logdir=$(mktemp -d /tmp/signet-tests.XXXXXX)
+passed=0
+failed=0
+failures=()
+
+record() { # name status
+  if [ "$2" -eq 0 ]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    failures+=("$1")
+    echo "FAILED: $1 (log: $logdir)" >&2
+  fi
+}
+
+build() { # dir extra-cmake-args...
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$logdir/cmake-$dir.log" 2>&1 &&
+    cmake --build "$dir" -j"$jobs" >"$logdir/build-$dir.log" 2>&1
+}
+
+# A sanitizer report fails the run even when the test itself said it passed:
+# Criterion 2.4.1 counts a test as passing when LeakSanitizer reports a leak.
+sanitizer_clean() { # log
+  ! grep -qE 'LeakSanitizer|AddressSanitizer|runtime error|UndefinedBehaviorSanitizer' "$1"
+}
+
+run_suite() { # build-dir label
+  local dir=$1 label=$2 t log rc
+  export SIGNET_BIN="$top/$dir/signet" SIGNET_BUILD="$top/$dir"
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
+  for t in "$dir"/tests/test_*; do
+    [ -x "$t" ] || continue
+    log="$logdir/$label-$(basename "$t").log"
+    "$t" --jobs "$jobs" >"$log" 2>&1
+    rc=$?
+    sanitizer_clean "$log" || rc=1
+    grep -E '^\[====\] Synthesis' "$log" | sed "s|^|$label $(basename "$t"): |"
+    [ $rc -eq 0 ] || tail -40 "$log" >&2
+    record "$label $(basename "$t")" $rc
+  done
+  for t in tests/integration/test_*.sh; do
+    [ -f "$t" ] || continue
+    log="$logdir/$label-$(basename "$t").log"
+    bash "$t" >"$log" 2>&1
+    rc=$?
+    sanitizer_clean "$log" || rc=1
+    echo "$label $(basename "$t"): $(tail -1 "$log")"
+    [ $rc -eq 0 ] || tail -40 "$log" >&2
+    record "$label $(basename "$t")" $rc
+  done
+  for t in "$dir"/fuzz/fuzz_*; do
+    [ -x "$t" ] || continue
+    local corpus="tests/fuzz/corpus/$(basename "$t" | sed 's/^fuzz_//')"
+    [ -d "$corpus" ] || corpus="tests/fuzz/corpus"
+    log="$logdir/$label-$(basename "$t").log"
+    "$t" "$corpus" >"$log" 2>&1
+    rc=$?
+    sanitizer_clean "$log" || rc=1
+    echo "$label $(basename "$t"): $(tail -1 "$log")"
+    [ $rc -eq 0 ] || tail -40 "$log" >&2
+    record "$label $(basename "$t")" $rc
+  done
+}
+
+if bash tests/lint.sh >"$logdir/lint.log" 2>&1; then record lint 0; else
+  cat "$logdir/lint.log" >&2
+  record lint 1
+fi
+
+if build build; then
+  run_suite build normal
+else
+  tail -40 "$logdir/build-build.log" "$logdir/cmake-build.log" >&2
+  record "normal build" 1
+fi
+if build build-asan -DSIGNET_SANITIZE=ON; then
+  run_suite build-asan asan
+else
+  tail -40 "$logdir/build-build-asan.log" "$logdir/cmake-build-asan.log" >&2
+  record "sanitizer build" 1
+fi
+
+if [ $failed -ne 0 ]; then
+  printf 'failed: %s\n' "${failures[@]}" >&2
+fi
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
