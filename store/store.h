@@ -34,4 +34,122 @@ enum store_err {
 /* store_err_name returns the short name of |code| ("map_full"), a static string. */
 const char *store_err_name(enum store_err code);
 
+/* struct store is one open LMDB environment. All functions are safe to call
+ * from many threads at once. */
+struct store;
+
+struct store_options {
+    const char *path;   /* directory, created 0700 if absent */
+    size_t map_size;    /* bytes */
+    unsigned max_batch; /* most writes per group commit; 0 for the default (64) */
+};
+
+/* store_open opens (creating if needed) the store at |opts->path|, checks the
+ * schema version, and starts the group-commit writer. The caller closes
+ * |*out| with store_close(). */
+enum store_err store_open(const struct store_options *opts, struct store **out)
+    __attribute__((warn_unused_result));
+
+/* store_close commits what is pending, stops the writer and closes the
+ * environment; NULL is allowed. No other call may be in flight. */
+void store_close(struct store *st);
+
+/* struct store_record is one issuance. For store_put every pointer is borrowed;
+ * records filled by store_get and store_list own |cert_der| and are freed with
+ * store_record_cleanup(). */
+struct store_record {
+    unsigned char serial[STORE_SERIAL_MAX];
+    size_t serial_len;
+    char spiffe_id[STORE_SPIFFE_ID_MAX + 1];
+    int64_t issued_at; /* Unix seconds */
+    int64_t not_before;
+    int64_t not_after;
+    int64_t revoked_at;        /* 0 while not revoked */
+    int32_t revocation_reason; /* RFC 5280 CRLReason code, when revoked */
+    uint8_t auth_method;       /* opaque to the store */
+    unsigned char *cert_der;
+    size_t cert_der_len;
+};
+
+/* store_record_cleanup frees what a filled record owns; NULL is allowed. */
+void store_record_cleanup(struct store_record *rec);
+
+/* store_put records |rec| durably: it returns only once the record is committed
+ * and synced to disk. Concurrent puts share one write transaction and one sync
+ * (group commit). STORE_ERR_EXISTS for a serial already present,
+ * STORE_ERR_MAP_FULL when the map is full (the store stays readable). */
+enum store_err store_put(struct store *st, const struct store_record *rec)
+    __attribute__((warn_unused_result));
+
+/* store_get fills |*out| with the record of |serial|, or STORE_ERR_NOT_FOUND. */
+enum store_err store_get(struct store *st, const unsigned char *serial, size_t serial_len,
+                         struct store_record *out) __attribute__((warn_unused_result));
+
+enum store_status {
+    STORE_STATUS_ANY,
+    STORE_STATUS_VALID,   /* not revoked and not_after > now */
+    STORE_STATUS_REVOKED, /* revoked (expired or not) */
+    STORE_STATUS_EXPIRED, /* not revoked and not_after <= now */
+};
+
+struct store_query {
+    const char *spiffe_id; /* NULL for every identity; borrowed */
+    enum store_status status;
+    int64_t now;
+    const unsigned char *after; /* resume after this serial (NULL: from the start) */
+    size_t after_len;
+    size_t limit; /* 1..STORE_LIST_MAX */
+};
+
+#define STORE_LIST_MAX 1000
+
+/* store_list fills |out| (room for |q->limit| records) with the records
+ * matching |q| in ascending serial order, sets |*out_num|, and sets |*out_more|
+ * to 1 when more follow. The caller cleans up each filled record. */
+enum store_err store_list(struct store *st, const struct store_query *q, struct store_record *out,
+                          size_t *out_num, int *out_more) __attribute__((warn_unused_result));
+
+/* store_revoke marks |serial| revoked at |revoked_at| for |reason|, durably.
+ * Revoking twice keeps the first revocation. When |out| is non-NULL it gets
+ * the record as it stands afterwards. STORE_ERR_NOT_FOUND for unknown serials. */
+enum store_err store_revoke(struct store *st, const unsigned char *serial, size_t serial_len,
+                            int64_t revoked_at, int32_t reason, struct store_record *out)
+    __attribute__((warn_unused_result));
+
+/* store_revoked_foreach calls |fn| for every revoked record whose not_after is
+ * after |now| (what a CRL lists), in one read transaction. The record passed is
+ * borrowed for the call only (its cert_der is NULL). A non-zero return from
+ * |fn| stops the walk. */
+enum store_err store_revoked_foreach(struct store *st, int64_t now,
+                                     int (*fn)(const struct store_record *rec, void *ctx),
+                                     void *ctx) __attribute__((warn_unused_result));
+
+/* store_jti_use records a one-time token id until |expires_at|, durably. It
+ * returns STORE_ERR_EXISTS when the id was already used (replay). */
+enum store_err store_jti_use(struct store *st, const char *jti, size_t jti_len, int64_t expires_at)
+    __attribute__((warn_unused_result));
+
+/* store_crl_number_next returns, durably, the next CRL number (1, 2, ...):
+ * never the same one twice, also across restarts. */
+enum store_err store_crl_number_next(struct store *st, uint64_t *out_number)
+    __attribute__((warn_unused_result));
+
+/* store_prune deletes jti entries that expired before |now| and records whose
+ * not_after is more than |retention_s| before |now|; |*out_num| gets how many. */
+enum store_err store_prune(struct store *st, int64_t now, int64_t retention_s, size_t *out_num)
+    __attribute__((warn_unused_result));
+
+struct store_stats {
+    uint64_t commits;    /* group commits since open */
+    uint64_t committed;  /* writes in them */
+    uint64_t last_batch; /* writes in the last commit */
+    size_t map_size;     /* bytes */
+    size_t map_used;     /* bytes in use (last page number * page size) */
+    uint64_t num_records;
+};
+
+/* store_stats_get fills |*out|. */
+enum store_err store_stats_get(struct store *st, struct store_stats *out)
+    __attribute__((warn_unused_result));
+
 #endif
