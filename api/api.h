@@ -36,4 +36,15 @@ const char *api_err_wire(enum api_err code);
 /* api_err_status returns the HTTP status for |code|. */
 unsigned api_err_status(enum api_err code);
 
+/* struct api_error carries a client-safe message with a code. */
+struct api_error {
+    enum api_err code;
+    char msg[160];
+};
+
+/* api_fail sets |err| (may be NULL) to |code| and the formatted message and
+ * returns |code|. */
+enum api_err api_fail(struct api_error *err, enum api_err code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif
