@@ -1,0 +1,119 @@
+/* list.c: paged listing of records in ascending serial order, through the
+ * serial index or, for one identity, the spiffe index. */
+#include <string.h>
+
+#include "internal.h"
+
+static int status_match(const struct store_record *rec, enum store_status status, int64_t now)
+{
+    switch (status) {
+        case STORE_STATUS_ANY:
+            return 1;
+        case STORE_STATUS_VALID:
+            return rec->revoked_at == 0 && rec->not_after > now;
+        case STORE_STATUS_REVOKED:
+            return rec->revoked_at != 0;
+        case STORE_STATUS_EXPIRED:
+            return rec->revoked_at == 0 && rec->not_after <= now;
+    }
+    return 0;
+}
+
+static enum store_err query_check(const struct store_query *q, size_t *out_id_len)
+{
+    size_t id_len = 0;
+
+    if (q->limit < 1 || q->limit > STORE_LIST_MAX) {
+        return STORE_ERR_INVALID_ARGUMENT;
+    }
+    if (q->status != STORE_STATUS_ANY && q->status != STORE_STATUS_VALID &&
+        q->status != STORE_STATUS_REVOKED && q->status != STORE_STATUS_EXPIRED) {
+        return STORE_ERR_INVALID_ARGUMENT;
+    }
+    if (q->after != NULL && (q->after_len < 1 || q->after_len > STORE_SERIAL_MAX)) {
+        return STORE_ERR_INVALID_ARGUMENT;
+    }
+    if (q->spiffe_id != NULL) {
+        id_len = strnlen(q->spiffe_id, STORE_SPIFFE_ID_MAX + 1);
+        if (id_len < 1 || id_len > STORE_SPIFFE_ID_MAX) {
+            return STORE_ERR_INVALID_ARGUMENT;
+        }
+    }
+    *out_id_len = id_len;
+    return STORE_OK;
+}
+
+enum store_err store_list(struct store *st, const struct store_query *q, struct store_record *out,
+                          size_t *out_num, int *out_more)
+{
+    enum store_err rc = STORE_OK;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    unsigned char start[STORE_SPIFFE_KEY_MAX];
+    size_t prefix_len = 0;
+    size_t start_len = 0;
+    size_t id_len = 0;
+    size_t num = 0;
+    int more = 0;
+    struct store_record rec;
+
+    memset(&rec, 0, sizeof(rec));
+    ENSURE(st != NULL && q != NULL && out != NULL && out_num != NULL && out_more != NULL,
+           STORE_ERR_INVALID_ARGUMENT);
+    TRY(query_check(q, &id_len));
+
+    /* Both indexes end in a serial key; the spiffe index puts the ID's
+     * prefix before it. Start at prefix + |after| and stay within prefix. */
+    if (q->spiffe_id != NULL) {
+        prefix_len = store_spiffe_prefix(q->spiffe_id, id_len, start);
+    }
+    start_len = prefix_len;
+    if (q->after != NULL) {
+        start_len += store_serial_key(q->after, q->after_len, start + prefix_len);
+    }
+    MDB(mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn));
+    MDB(mdb_cursor_open(txn, q->spiffe_id != NULL ? st->db.spiffe : st->db.serial, &cur));
+    MDB_val k = {start_len, start};
+    MDB_val v;
+    int mrc = start_len == 0 ? mdb_cursor_get(cur, &k, &v, MDB_FIRST)
+                             : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    for (; mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < prefix_len || memcmp(k.mv_data, start, prefix_len) != 0) {
+            break; /* past this identity's entries */
+        }
+        if (q->after != NULL && k.mv_size == start_len &&
+            memcmp(k.mv_data, start, start_len) == 0) {
+            continue; /* strictly after */
+        }
+        ENSURE(v.mv_size == 8, STORE_ERR_CORRUPT);
+        /* Past the page only a match matters, not its certificate. */
+        TRY(store_record_load(st, txn, store_u64_get(v.mv_data), num < q->limit, &rec));
+        int match = status_match(&rec, q->status, q->now) &&
+                    (q->spiffe_id == NULL || strcmp(rec.spiffe_id, q->spiffe_id) == 0);
+        if (match && num == q->limit) {
+            more = 1;
+            break;
+        }
+        if (match) {
+            out[num++] = rec;
+            memset(&rec, 0, sizeof(rec));
+        }
+        store_record_cleanup(&rec);
+    }
+    ENSURE(more || mrc == MDB_SUCCESS || mrc == MDB_NOTFOUND, store_err_from_mdb(mrc));
+    *out_num = num;
+    *out_more = more;
+    num = 0;
+out:
+    store_record_cleanup(&rec);
+    for (size_t i = 0; i < num; i++) {
+        store_record_cleanup(&out[i]);
+    }
+    if (cur != NULL) {
+        mdb_cursor_close(cur);
+    }
+    if (txn != NULL) {
+        mdb_txn_abort(txn);
+    }
+    return rc;
+}

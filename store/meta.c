@@ -1,0 +1,60 @@
+/* meta.c: the counters of the meta database: the next record sequence number
+ * and the last CRL number. */
+#include <string.h>
+
+#include "internal.h"
+
+/* counter_take reads the u64 counter |name| (absent: |first|), returns it and
+ * stores it plus one. */
+static enum store_err counter_take(struct store *st, MDB_txn *txn, const char *name, uint64_t first,
+                                   uint64_t *out)
+{
+    enum store_err rc = STORE_OK;
+    char key[16];
+    unsigned char buf[8];
+    size_t key_len = strnlen(name, sizeof(key));
+    MDB_val k = {key_len, key};
+    MDB_val v;
+    uint64_t n = first;
+
+    memcpy(key, name, key_len);
+    int mrc = mdb_get(txn, st->db.meta, &k, &v);
+    if (mrc != MDB_NOTFOUND) {
+        MDB(mrc);
+        ENSURE(v.mv_size == 8, STORE_ERR_CORRUPT);
+        n = store_u64_get(v.mv_data);
+    }
+    ENSURE(n < UINT64_MAX, STORE_ERR_CORRUPT);
+    store_u64_put(buf, n + 1);
+    v.mv_size = sizeof(buf);
+    v.mv_data = buf;
+    MDB(mdb_put(txn, st->db.meta, &k, &v, 0));
+    *out = n;
+out:
+    return rc;
+}
+
+enum store_err store_meta_seq_take(struct store *st, MDB_txn *txn, uint64_t *out_seq)
+{
+    return counter_take(st, txn, "seq", 1, out_seq);
+}
+
+enum store_err store_crl_apply(struct store *st, MDB_txn *txn, struct store_op *op)
+{
+    /* meta "crl" holds the next CRL number; the first is 1. */
+    return counter_take(st, txn, "crl", 1, &op->number);
+}
+
+enum store_err store_crl_number_next(struct store *st, uint64_t *out_number)
+{
+    enum store_err rc = STORE_OK;
+    struct store_op op;
+
+    memset(&op, 0, sizeof(op));
+    ENSURE(st != NULL && out_number != NULL, STORE_ERR_INVALID_ARGUMENT);
+    op.kind = STORE_OP_CRL;
+    TRY(store_submit(st, &op));
+    *out_number = op.number;
+out:
+    return rc;
+}

@@ -1,0 +1,106 @@
+/* test_store.h: helpers shared by the tests/unit/test_store_*.c files only:
+ * a mkdtemp store directory, opening a store, and making records. */
+#ifndef SIGNET_TEST_STORE_H
+#define SIGNET_TEST_STORE_H
+
+#include <ftw.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "../../store/store.h"
+
+#define TST_MAP_SIZE (64u * 1024 * 1024)
+#define TST_CERT_LEN 600
+
+/* tst_dir makes a new directory under /tmp; free it with tst_dir_remove. */
+static inline char *tst_dir(void)
+{
+    char *dir = strdup("/tmp/signet-store-test-XXXXXX");
+    cr_assert_not_null(dir);
+    cr_assert_not_null(mkdtemp(dir));
+    return dir;
+}
+
+static inline int tst_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static inline void tst_dir_remove(char *dir)
+{
+    if (dir != NULL) {
+        nftw(dir, tst_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free(dir);
+    }
+}
+
+static inline struct store *tst_open_map(const char *dir, size_t map_size)
+{
+    struct store_options opts = {.path = dir, .map_size = map_size, .max_batch = 0};
+    struct store *st = NULL;
+    enum store_err rc = store_open(&opts, &st);
+    cr_assert_eq(rc, STORE_OK, "store_open: %s", store_err_name(rc));
+    return st;
+}
+
+static inline struct store *tst_open(const char *dir)
+{
+    return tst_open_map(dir, TST_MAP_SIZE);
+}
+
+/* tst_cert returns a fixed certificate-sized byte pattern (static; callers only read it). */
+static inline unsigned char *tst_cert(void)
+{
+    static unsigned char cert[TST_CERT_LEN];
+    for (size_t i = 0; i < sizeof(cert); i++) {
+        cert[i] = (unsigned char)(i * 7 + 3);
+    }
+    return cert;
+}
+
+/* tst_serial writes the 16-byte serial of number |n|: serial order is n order. */
+static inline void tst_serial(uint32_t n, unsigned char *serial)
+{
+    memset(serial, 0, 16);
+    serial[0] = 0x40;
+    serial[12] = (unsigned char)(n >> 24);
+    serial[13] = (unsigned char)(n >> 16);
+    serial[14] = (unsigned char)(n >> 8);
+    serial[15] = (unsigned char)n;
+}
+
+/* tst_record fills |rec| for number |n| with identity |id| and |not_after|;
+ * its cert_der is borrowed from tst_cert(). */
+static inline void tst_record(struct store_record *rec, uint32_t n, const char *id,
+                              int64_t not_after)
+{
+    memset(rec, 0, sizeof(*rec));
+    tst_serial(n, rec->serial);
+    rec->serial_len = 16;
+    snprintf(rec->spiffe_id, sizeof(rec->spiffe_id), "%s", id);
+    rec->issued_at = 1700000000;
+    rec->not_before = 1700000000;
+    rec->not_after = not_after;
+    rec->auth_method = 1;
+    rec->cert_der = tst_cert();
+    rec->cert_der_len = TST_CERT_LEN;
+}
+
+/* tst_put puts record |n| and asserts it worked. */
+static inline void tst_put(struct store *st, uint32_t n, const char *id, int64_t not_after)
+{
+    struct store_record rec;
+    tst_record(&rec, n, id, not_after);
+    enum store_err rc = store_put(st, &rec);
+    cr_assert_eq(rc, STORE_OK, "store_put %u: %s", n, store_err_name(rc));
+}
+
+#endif

@@ -1,0 +1,159 @@
+/* test_store_prune.c: dropping expired jti entries and old records. */
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "test_store.h"
+
+#define ID  "spiffe://example.org/a"
+#define NOW INT64_C(1800000000)
+#define DAY INT64_C(86400)
+
+static char *dir;
+static struct store *st;
+
+static void setup(void)
+{
+    dir = tst_dir();
+    st = tst_open(dir);
+}
+
+static void teardown(void)
+{
+    store_close(st);
+    tst_dir_remove(dir);
+}
+
+TestSuite(store_prune, .init = setup, .fini = teardown);
+
+Test(store_prune, drops_expired_jti_entries_so_they_can_be_used_again)
+{
+    size_t num = 0;
+    cr_assert_eq(store_jti_use(st, "old", 3, NOW - 1), STORE_OK);
+    cr_assert_eq(store_jti_use(st, "live", 4, NOW + 60), STORE_OK);
+    cr_assert_eq(store_prune(st, NOW, 30 * DAY, &num), STORE_OK);
+    cr_assert_eq(num, 1);
+    cr_assert_eq(store_jti_use(st, "old", 3, NOW + 60), STORE_OK);
+    cr_assert_eq(store_jti_use(st, "live", 4, NOW + 60), STORE_ERR_EXISTS);
+}
+
+static int in_list(const char *id, uint32_t n)
+{
+    static struct store_record page[20];
+    size_t num = 0;
+    int more = 0;
+    int found = 0;
+    struct store_query q = {.spiffe_id = id, .status = STORE_STATUS_ANY, .now = NOW, .limit = 20};
+    cr_assert_eq(store_list(st, &q, page, &num, &more), STORE_OK);
+    for (size_t i = 0; i < num; i++) {
+        found |= page[i].serial[15] == n;
+        store_record_cleanup(&page[i]);
+    }
+    return found;
+}
+
+Test(store_prune, drops_records_past_retention_with_their_index_entries)
+{
+    size_t num = 0;
+    unsigned char serial[16];
+    struct store_record rec;
+
+    tst_put(st, 1, ID, NOW - 31 * DAY); /* past retention */
+    tst_put(st, 2, ID, NOW - 29 * DAY); /* expired, kept */
+    tst_put(st, 3, ID, NOW + DAY);      /* valid */
+    tst_put(st, 4, ID, NOW - 40 * DAY); /* revoked and past retention */
+    tst_serial(4, serial);
+    cr_assert_eq(store_revoke(st, serial, 16, NOW - 45 * DAY, 1, NULL), STORE_OK);
+    cr_assert_eq(store_prune(st, NOW, 30 * DAY, &num), STORE_OK);
+    cr_assert_eq(num, 2);
+
+    tst_serial(1, serial);
+    cr_assert_eq(store_get(st, serial, 16, &rec), STORE_ERR_NOT_FOUND);
+    tst_serial(4, serial);
+    cr_assert_eq(store_get(st, serial, 16, &rec), STORE_ERR_NOT_FOUND);
+    tst_serial(2, serial);
+    cr_assert_eq(store_get(st, serial, 16, &rec), STORE_OK);
+    store_record_cleanup(&rec);
+    cr_assert(!in_list(ID, 1));
+    cr_assert(in_list(ID, 2));
+    cr_assert(in_list(NULL, 3));
+
+    struct store_stats stats;
+    cr_assert_eq(store_stats_get(st, &stats), STORE_OK);
+    cr_assert_eq(stats.num_records, 2);
+    tst_put(st, 1, ID, NOW + DAY); /* the serial index entry went too */
+}
+
+static int count(const struct store_record *rec, void *ctx)
+{
+    (void)rec;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+Test(store_prune, keeps_revoked_records_that_have_not_expired)
+{
+    size_t num = 0;
+    size_t listed = 0;
+    unsigned char serial[16];
+
+    tst_put(st, 1, ID, NOW + DAY);
+    tst_serial(1, serial);
+    cr_assert_eq(store_revoke(st, serial, 16, NOW - DAY, 1, NULL), STORE_OK);
+    cr_assert_eq(store_prune(st, NOW, 0, &num), STORE_OK);
+    cr_assert_eq(num, 0);
+    cr_assert_eq(store_revoked_foreach(st, NOW, count, &listed), STORE_OK);
+    cr_assert_eq(listed, 1);
+}
+
+#define JTI_THREADS 10
+#define JTI_EACH    150
+
+static void *use_jtis(void *arg)
+{
+    char jti[32];
+    int base = *(int *)arg;
+    for (int j = base; j < base + JTI_EACH; j++) {
+        int n = snprintf(jti, sizeof(jti), "jti-%d", j);
+        if (store_jti_use(st, jti, (size_t)n, NOW - 10) != STORE_OK) {
+            return arg; /* reported as a failure below */
+        }
+    }
+    return NULL;
+}
+
+Test(store_prune, drops_more_than_one_chunk)
+{
+    size_t num = 0;
+    pthread_t t[JTI_THREADS];
+    int base[JTI_THREADS];
+    void *failed = NULL;
+
+    /* Threads, so that group commit keeps the number of syncs low. */
+    for (int i = 0; i < JTI_THREADS; i++) {
+        base[i] = i * JTI_EACH;
+        cr_assert_eq(pthread_create(&t[i], NULL, use_jtis, &base[i]), 0);
+    }
+    for (int i = 0; i < JTI_THREADS; i++) {
+        void *r = NULL;
+        pthread_join(t[i], &r);
+        failed = r != NULL ? r : failed;
+    }
+    cr_assert_null(failed);
+    cr_assert_eq(store_prune(st, NOW, DAY, &num), STORE_OK);
+    cr_assert_eq(num, JTI_THREADS * JTI_EACH);
+    cr_assert_gt(num, 1000, "more than one prune transaction");
+    cr_assert_eq(store_prune(st, NOW, DAY, &num), STORE_OK);
+    cr_assert_eq(num, 0);
+}
+
+Test(store_prune, refuses_bad_arguments_as_invalid_argument)
+{
+    size_t num = 0;
+    cr_assert_eq(store_prune(st, NOW, -1, &num), STORE_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(store_prune(st, NOW, DAY, NULL), STORE_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(store_prune(NULL, NOW, DAY, &num), STORE_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(store_prune(st, INT64_MIN, INT64_MAX, &num), STORE_OK);
+}
