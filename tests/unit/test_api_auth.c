@@ -1,0 +1,603 @@
+/* test_api_auth.c: api/auth.c, bearer tokens. Every hostile token is built here
+ * with OpenSSL (tests/lib/testjwt.c) and must get 401 with its reason. */
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "../../api/internal.h"
+#include "testjwt.h"
+
+#define NOW   1900000000LL
+#define ISS   "https://kubernetes.default.svc.cluster.local"
+#define PAUD  "spiffe://example.org/signet/server"
+#define PSUB  "spiffe://example.org/ns/default/sa/web"
+#define HDR_K "{\"alg\":\"%s\",\"kid\":\"%s\"}"
+
+static char dir[64];
+static char db_path[128];
+static EVP_PKEY *rsa_key;  /* Kubernetes, kid "rsa1" */
+static EVP_PKEY *ec_key;   /* Kubernetes, kid "ec1" */
+static EVP_PKEY *prov_key; /* provisioner "bootstrap" */
+static EVP_PKEY *other_ec; /* nobody's */
+static struct api_config cfg;
+static struct store *st;
+static struct api_auth *auth;
+static struct api_principal who;
+static struct api_error err;
+
+static void open_store(void)
+{
+    struct store_options opts = {.path = db_path, .map_size = 16 << 20};
+    cr_assert_eq(store_open(&opts, &st), STORE_OK);
+}
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/signet-auth-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    rsa_key = testjwt_rsa_key_shared();
+    ec_key = testjwt_ec_key();
+    prov_key = testjwt_ec_key();
+    other_ec = testjwt_ec_key();
+    cr_assert(rsa_key != NULL && ec_key != NULL && prov_key != NULL && other_ec != NULL);
+
+    memset(&cfg, 0, sizeof(cfg));
+    snprintf(cfg.trust_domain, sizeof(cfg.trust_domain), "example.org");
+    cfg.k8s_enabled = 1;
+    snprintf(cfg.k8s_issuer, sizeof(cfg.k8s_issuer), ISS);
+    snprintf(cfg.k8s_audiences[0], sizeof(cfg.k8s_audiences[0]), "signet");
+    cfg.num_k8s_audiences = 1;
+    snprintf(cfg.k8s_jwks_file, sizeof(cfg.k8s_jwks_file), "%s/jwks.json", dir);
+    EVP_PKEY *keys[] = {rsa_key, ec_key};
+    const char *kids[] = {"rsa1", "ec1"};
+    cr_assert(testjwt_jwks_write(cfg.k8s_jwks_file, keys, kids, 2));
+    snprintf(cfg.provisioners[0].name, sizeof(cfg.provisioners[0].name), "bootstrap");
+    snprintf(cfg.provisioners[0].public_key, sizeof(cfg.provisioners[0].public_key),
+             "%s/bootstrap.pub", dir);
+    cr_assert(testjwt_pubkey_write(cfg.provisioners[0].public_key, prov_key));
+    cfg.provisioners[0].max_ttl_s = 7200;
+    cfg.num_provisioners = 1;
+
+    snprintf(db_path, sizeof(db_path), "%s/db", dir);
+    open_store();
+    cr_assert_eq(api_auth_new(&cfg, st, &auth, &err), API_OK, "%s", err.msg);
+    memset(&who, 0, sizeof(who));
+    memset(&err, 0, sizeof(err));
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void teardown(void)
+{
+    api_auth_free(auth);
+    store_close(st);
+    EVP_PKEY_free(rsa_key);
+    EVP_PKEY_free(ec_key);
+    EVP_PKEY_free(prov_key);
+    EVP_PKEY_free(other_ec);
+    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(api_auth, .init = setup, .fini = teardown);
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+    (void)stats;
+    testjwt_shared_cleanup();
+}
+
+/* ---- Token builders ---- */
+
+static char claims[2048];
+
+/* k8s_claims fills |claims| for a Kubernetes service-account token. */
+static const char *k8s_claims(const char *iss, const char *aud, long long exp)
+{
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"%s\",\"aud\":%s,\"exp\":%lld,\"iat\":%lld,\"nbf\":%lld,"
+             "\"sub\":\"system:serviceaccount:default:web\","
+             "\"kubernetes.io\":{\"namespace\":\"default\",\"pod\":{\"name\":\"web-1\"},"
+             "\"serviceaccount\":{\"name\":\"web\",\"uid\":\"0c8f\"}}}",
+             iss, aud, exp, NOW - 30, NOW - 30);
+    return claims;
+}
+
+static const char *k8s_default(void)
+{
+    return k8s_claims(ISS, "[\"signet\"]", NOW + 600);
+}
+
+/* prov_claims fills |claims| for a provisioner token; |extra| is appended
+ * inside the object (e.g. ",\"dns\":[...]"). */
+static const char *prov_claims(const char *jti, long long iat, long long exp, const char *extra)
+{
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"bootstrap\",\"sub\":\"" PSUB "\",\"aud\":\"" PAUD "\","
+             "\"jti\":\"%s\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld%s}",
+             jti, iat, iat, exp, extra);
+    return claims;
+}
+
+static char *k8s_token(EVP_PKEY *key, const char *alg, const char *kid, const char *body)
+{
+    char hdr[128];
+    snprintf(hdr, sizeof(hdr), HDR_K, alg, kid);
+    char *t = testjwt_sign(hdr, body, key);
+    cr_assert_not_null(t);
+    return t;
+}
+
+static char *prov_token(EVP_PKEY *key, const char *body)
+{
+    char *t = testjwt_sign("{\"alg\":\"ES256\",\"typ\":\"JWT\"}", body, key);
+    cr_assert_not_null(t);
+    return t;
+}
+
+static enum api_err bearer(const char *token)
+{
+    return api_auth_bearer(auth, token, strlen(token), NOW, &who, &err);
+}
+
+/* refused checks a 401 with exactly |msg| and frees |token|. */
+static void refused(char *token, const char *msg)
+{
+    enum api_err rc = bearer(token);
+    free(token);
+    cr_assert_eq(rc, API_ERR_UNAUTHENTICATED, "rc %d (%s), wanted 401 '%s'", rc, err.msg, msg);
+    cr_assert_str_eq(err.msg, msg);
+}
+
+/* ---- Accepted ---- */
+
+Test(api_auth, kubernetes_rs256_token_gives_the_service_account_identity)
+{
+    char *t = k8s_token(rsa_key, "RS256", "rsa1", k8s_default());
+    enum api_err rc = bearer(t);
+    free(t);
+    cr_assert_eq(rc, API_OK, "%s", err.msg);
+    cr_assert_eq(who.method, API_AUTH_KUBERNETES);
+    cr_assert_str_eq(who.spiffe_id, "spiffe://example.org/ns/default/sa/web");
+    cr_assert_eq(who.num_dns_names, 0);
+    cr_assert_eq(who.max_ttl_s, 0);
+}
+
+Test(api_auth, kubernetes_es256_token_gives_the_service_account_identity)
+{
+    char *t = k8s_token(ec_key, "ES256", "ec1", k8s_default());
+    enum api_err rc = bearer(t);
+    free(t);
+    cr_assert_eq(rc, API_OK, "%s", err.msg);
+    cr_assert_str_eq(who.spiffe_id, "spiffe://example.org/ns/default/sa/web");
+}
+
+Test(api_auth, kubernetes_audience_may_be_a_string_among_others)
+{
+    char *t =
+        k8s_token(rsa_key, "RS256", "rsa1", k8s_claims(ISS, "[\"api\",\"signet\"]", NOW + 60));
+    cr_assert_eq(bearer(t), API_OK, "%s", err.msg);
+    free(t);
+    t = k8s_token(rsa_key, "RS256", "rsa1", k8s_claims(ISS, "\"signet\"", NOW + 60));
+    cr_assert_eq(bearer(t), API_OK, "%s", err.msg);
+    free(t);
+}
+
+Test(api_auth, provisioner_token_gives_its_subject_dns_names_and_ttl_cap)
+{
+    char *t = prov_token(
+        prov_key, prov_claims("j-1", NOW - 5, NOW + 300, ",\"dns\":[\"web.example.org\",\"web\"]"));
+    enum api_err rc = bearer(t);
+    free(t);
+    cr_assert_eq(rc, API_OK, "%s", err.msg);
+    cr_assert_eq(who.method, API_AUTH_PROVISIONER);
+    cr_assert_str_eq(who.spiffe_id, PSUB);
+    cr_assert_eq(who.num_dns_names, 2);
+    cr_assert_str_eq(who.dns_names[0], "web.example.org");
+    cr_assert_str_eq(who.dns_names[1], "web");
+    cr_assert_eq(who.max_ttl_s, 7200);
+}
+
+Test(api_auth, token_expired_within_the_skew_is_accepted)
+{
+    char *t = k8s_token(rsa_key, "RS256", "rsa1", k8s_claims(ISS, "[\"signet\"]", NOW - 30));
+    enum api_err rc = bearer(t);
+    free(t);
+    cr_assert_eq(rc, API_OK, "%s", err.msg);
+}
+
+Test(api_auth, repeated_kubernetes_token_is_accepted_and_still_expires)
+{
+    char *t = k8s_token(rsa_key, "RS256", "rsa1", k8s_claims(ISS, "[\"signet\"]", NOW + 100));
+    cr_assert_eq(bearer(t), API_OK, "%s", err.msg);
+    memset(&who, 0, sizeof(who));
+    cr_assert_eq(bearer(t), API_OK, "%s", err.msg); /* from the cache */
+    cr_assert_str_eq(who.spiffe_id, "spiffe://example.org/ns/default/sa/web");
+    cr_assert_eq(who.method, API_AUTH_KUBERNETES);
+    /* Later than exp + skew: the cached entry must not outlive the token. */
+    enum api_err rc = api_auth_bearer(auth, t, strlen(t), NOW + 161, &who, &err);
+    free(t);
+    cr_assert_eq(rc, API_ERR_UNAUTHENTICATED);
+    cr_assert_str_eq(err.msg, "token expired");
+}
+
+/* ---- Algorithm confusion ---- */
+
+Test(api_auth, alg_none_is_refused)
+{
+    char hdr[64];
+    snprintf(hdr, sizeof(hdr), HDR_K, "none", "rsa1");
+    refused(testjwt_unsigned(hdr, k8s_default()), "algorithm none not accepted for this key");
+}
+
+Test(api_auth, alg_none_with_a_signature_segment_is_refused)
+{
+    char hdr[64];
+    snprintf(hdr, sizeof(hdr), "{\"alg\":\"none\"}");
+    refused(testjwt_sign(hdr, prov_claims("j-n", NOW, NOW + 60, ""), prov_key),
+            "algorithm none not accepted for this key");
+}
+
+Test(api_auth, hs256_keyed_with_the_rsa_public_key_pem_is_refused)
+{
+    size_t pem_len = 0;
+    char *pem = testjwt_pubkey_pem(rsa_key, &pem_len);
+    char hdr[64];
+    snprintf(hdr, sizeof(hdr), HDR_K, "HS256", "rsa1");
+    char *t = testjwt_sign_hmac(hdr, k8s_default(), (unsigned char *)pem, pem_len);
+    free(pem);
+    refused(t, "algorithm HS256 not accepted for this key");
+}
+
+Test(api_auth, hs256_keyed_with_the_provisioner_public_key_pem_is_refused)
+{
+    size_t pem_len = 0;
+    char *pem = testjwt_pubkey_pem(prov_key, &pem_len);
+    char *t =
+        testjwt_sign_hmac("{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
+                          prov_claims("j-h", NOW, NOW + 60, ""), (unsigned char *)pem, pem_len);
+    free(pem);
+    refused(t, "algorithm HS256 not accepted for this key");
+}
+
+Test(api_auth, rs256_token_for_an_ec_key_is_refused)
+{
+    char *t = testjwt_sign("{\"alg\":\"RS256\"}", prov_claims("j-r", NOW, NOW + 60, ""), rsa_key);
+    refused(t, "algorithm RS256 not accepted for this key");
+}
+
+Test(api_auth, es256_token_for_an_rsa_key_is_refused)
+{
+    refused(k8s_token(ec_key, "ES256", "rsa1", k8s_default()),
+            "algorithm ES256 not accepted for this key");
+}
+
+Test(api_auth, ps256_and_es384_are_refused)
+{
+    refused(k8s_token(rsa_key, "PS256", "rsa1", k8s_default()),
+            "algorithm PS256 not accepted for this key");
+    refused(k8s_token(ec_key, "ES384", "ec1", k8s_default()),
+            "algorithm ES384 not accepted for this key");
+}
+
+Test(api_auth, unprintable_alg_is_not_echoed)
+{
+    refused(k8s_token(rsa_key, "RS256\\n", "rsa1", k8s_default()),
+            "algorithm not accepted for this key");
+}
+
+/* ---- Keys and signatures ---- */
+
+Test(api_auth, unknown_kid_is_refused)
+{
+    refused(k8s_token(rsa_key, "RS256", "rsa2", k8s_default()), "unknown key id");
+}
+
+Test(api_auth, missing_kid_with_several_keys_is_refused)
+{
+    refused(testjwt_sign("{\"alg\":\"RS256\"}", k8s_default(), rsa_key), "token has no key id");
+}
+
+Test(api_auth, token_signed_by_another_key_is_refused)
+{
+    refused(k8s_token(other_ec, "ES256", "ec1", k8s_default()), "signature invalid");
+    refused(prov_token(other_ec, prov_claims("j-o", NOW, NOW + 60, "")), "signature invalid");
+}
+
+Test(api_auth, truncated_signature_is_refused)
+{
+    char *t = k8s_token(rsa_key, "RS256", "rsa1", k8s_default());
+    t[strlen(t) - 4] = '\0';
+    refused(t, "signature invalid");
+    t = prov_token(prov_key, prov_claims("j-t", NOW, NOW + 60, ""));
+    t[strlen(t) - 2] = '\0';
+    refused(t, "signature invalid");
+}
+
+Test(api_auth, flipped_signature_byte_is_refused)
+{
+    char *t = k8s_token(ec_key, "ES256", "ec1", k8s_default());
+    char *sig = strrchr(t, '.') + 1;
+    sig[10] = sig[10] == 'A' ? 'B' : 'A';
+    refused(t, "signature invalid");
+}
+
+Test(api_auth, payload_changed_after_signing_is_refused)
+{
+    char *good = k8s_token(rsa_key, "RS256", "rsa1", k8s_default());
+    char *forged =
+        k8s_token(rsa_key, "RS256", "rsa1", k8s_claims(ISS, "[\"signet\"]", NOW + 999999));
+    /* forged header.payload with the good signature */
+    char *sig = strrchr(good, '.');
+    char *fsig = strrchr(forged, '.');
+    cr_assert_eq(strlen(sig), strlen(fsig));
+    memcpy(fsig, sig, strlen(sig));
+    free(good);
+    refused(forged, "signature invalid");
+}
+
+/* ---- Claims ---- */
+
+Test(api_auth, token_expired_beyond_the_skew_is_refused)
+{
+    refused(k8s_token(rsa_key, "RS256", "rsa1", k8s_claims(ISS, "[\"signet\"]", NOW - 61)),
+            "token expired");
+}
+
+Test(api_auth, token_not_yet_valid_is_refused)
+{
+    refused(prov_token(prov_key, prov_claims("j-f", NOW + 120, NOW + 600, "")),
+            "token not yet valid");
+}
+
+Test(api_auth, wrong_issuer_is_refused)
+{
+    refused(k8s_token(rsa_key, "RS256", "rsa1",
+                      k8s_claims("https://evil.example", "[\"signet\"]", NOW + 60)),
+            "unknown issuer");
+}
+
+Test(api_auth, missing_issuer_is_refused)
+{
+    refused(k8s_token(rsa_key, "RS256", "rsa1", "{\"exp\":1900000100}"), "token has no issuer");
+}
+
+Test(api_auth, wrong_kubernetes_audience_is_refused)
+{
+    refused(k8s_token(rsa_key, "RS256", "rsa1", k8s_claims(ISS, "[\"vault\"]", NOW + 60)),
+            "token audience not accepted");
+}
+
+Test(api_auth, kubernetes_audience_that_is_not_a_string_is_refused)
+{
+    refused(k8s_token(rsa_key, "RS256", "rsa1", k8s_claims(ISS, "7", NOW + 60)),
+            "token audience missing or malformed");
+}
+
+Test(api_auth, provisioner_token_for_another_server_audience_is_refused)
+{
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"bootstrap\",\"sub\":\"" PSUB "\",\"aud\":\"spiffe://other.org/signet/"
+             "server\",\"jti\":\"j-a\",\"iat\":%lld,\"exp\":%lld}",
+             NOW, NOW + 60);
+    refused(prov_token(prov_key, claims), "token audience not accepted");
+}
+
+Test(api_auth, missing_exp_is_refused)
+{
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"" ISS "\",\"aud\":\"signet\",\"kubernetes.io\":{\"namespace\":\"a\","
+             "\"serviceaccount\":{\"name\":\"b\"}}}");
+    refused(k8s_token(rsa_key, "RS256", "rsa1", claims), "token has no expiry (exp)");
+}
+
+Test(api_auth, exp_that_is_not_an_integer_is_refused)
+{
+    snprintf(claims, sizeof(claims), "{\"iss\":\"" ISS "\",\"aud\":\"signet\",\"exp\":\"soon\"}");
+    refused(k8s_token(rsa_key, "RS256", "rsa1", claims), "claim exp is not an integer");
+}
+
+Test(api_auth, duplicate_claims_are_refused)
+{
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"evil\",\"iss\":\"" ISS "\",\"aud\":\"signet\",\"exp\":%lld}", NOW + 60);
+    refused(k8s_token(rsa_key, "RS256", "rsa1", claims), "malformed token: payload is not JSON");
+}
+
+Test(api_auth, critical_header_is_refused)
+{
+    refused(testjwt_sign("{\"alg\":\"RS256\",\"kid\":\"rsa1\",\"crit\":[\"x\"]}", k8s_default(),
+                         rsa_key),
+            "critical header extensions not accepted");
+}
+
+Test(api_auth, kubernetes_token_without_service_account_claims_is_refused)
+{
+    snprintf(claims, sizeof(claims), "{\"iss\":\"" ISS "\",\"aud\":\"signet\",\"exp\":%lld}",
+             NOW + 60);
+    refused(k8s_token(rsa_key, "RS256", "rsa1", claims), "token has no kubernetes.io claims");
+}
+
+Test(api_auth, kubernetes_namespace_that_is_not_a_dns_label_is_refused)
+{
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"" ISS "\",\"aud\":\"signet\",\"exp\":%lld,\"kubernetes.io\":{"
+             "\"namespace\":\"a/../b\",\"serviceaccount\":{\"name\":\"web\"}}}",
+             NOW + 60);
+    refused(k8s_token(rsa_key, "RS256", "rsa1", claims), "token namespace missing or invalid");
+}
+
+Test(api_auth, kubernetes_subject_naming_another_account_is_refused)
+{
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"" ISS "\",\"aud\":\"signet\",\"exp\":%lld,"
+             "\"sub\":\"system:serviceaccount:kube-system:admin\",\"kubernetes.io\":{"
+             "\"namespace\":\"default\",\"serviceaccount\":{\"name\":\"web\"}}}",
+             NOW + 60);
+    refused(k8s_token(rsa_key, "RS256", "rsa1", claims),
+            "token subject does not match its service account");
+}
+
+Test(api_auth, provisioner_lifetime_over_one_hour_is_refused)
+{
+    refused(prov_token(prov_key, prov_claims("j-l", NOW - 10, NOW - 10 + 3601, "")),
+            "token lifetime exceeds 1h");
+}
+
+Test(api_auth, provisioner_token_without_iat_or_nbf_is_refused)
+{
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"bootstrap\",\"sub\":\"" PSUB "\",\"aud\":\"" PAUD "\","
+             "\"jti\":\"j-i\",\"exp\":%lld}",
+             NOW + 60);
+    refused(prov_token(prov_key, claims), "token has no issue time (iat)");
+}
+
+Test(api_auth, provisioner_token_without_jti_is_refused)
+{
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"bootstrap\",\"sub\":\"" PSUB "\",\"aud\":\"" PAUD "\","
+             "\"iat\":%lld,\"exp\":%lld}",
+             NOW, NOW + 60);
+    refused(prov_token(prov_key, claims), "token has no valid jti");
+}
+
+Test(api_auth, provisioner_jti_longer_than_the_store_allows_is_refused)
+{
+    char jti[STORE_JTI_MAX + 2];
+    memset(jti, 'j', sizeof(jti) - 1);
+    jti[sizeof(jti) - 1] = '\0';
+    refused(prov_token(prov_key, prov_claims(jti, NOW, NOW + 60, "")), "token has no valid jti");
+}
+
+Test(api_auth, provisioner_subject_outside_the_trust_domain_is_refused)
+{
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"bootstrap\",\"sub\":\"spiffe://other.org/x\",\"aud\":\"" PAUD "\","
+             "\"jti\":\"j-s\",\"iat\":%lld,\"exp\":%lld}",
+             NOW, NOW + 60);
+    refused(prov_token(prov_key, claims), "token subject is not a SPIFFE ID in the trust domain");
+}
+
+Test(api_auth, provisioner_bad_dns_entry_is_refused)
+{
+    refused(prov_token(prov_key, prov_claims("j-d", NOW, NOW + 60, ",\"dns\":[\"ok\",\"*.x\"]")),
+            "claim dns[1] is not a valid DNS name");
+}
+
+Test(api_auth, provisioner_dns_that_is_not_an_array_is_refused)
+{
+    refused(prov_token(prov_key, prov_claims("j-e", NOW, NOW + 60, ",\"dns\":\"a.example\"")),
+            "claim dns must be an array of at most 32 names");
+}
+
+/* ---- Replay ---- */
+
+Test(api_auth, replayed_jti_is_refused)
+{
+    char *t = prov_token(prov_key, prov_claims("once", NOW, NOW + 60, ""));
+    cr_assert_eq(bearer(t), API_OK, "%s", err.msg);
+    enum api_err rc = bearer(t);
+    cr_assert_eq(rc, API_ERR_UNAUTHENTICATED);
+    cr_assert_str_eq(err.msg, "token already used");
+    /* Another token with the same jti is a replay too. */
+    refused(prov_token(prov_key, prov_claims("once", NOW + 1, NOW + 61, "")), "token already used");
+    free(t);
+}
+
+Test(api_auth, replayed_jti_is_refused_after_the_store_is_reopened)
+{
+    char *t = prov_token(prov_key, prov_claims("durable", NOW, NOW + 60, ""));
+    cr_assert_eq(bearer(t), API_OK, "%s", err.msg);
+    api_auth_free(auth);
+    store_close(st);
+    open_store();
+    cr_assert_eq(api_auth_new(&cfg, st, &auth, &err), API_OK, "%s", err.msg);
+    refused(t, "token already used");
+}
+
+Test(api_auth, refused_provisioner_token_does_not_spend_its_jti)
+{
+    refused(prov_token(prov_key, prov_claims("spare", NOW, NOW + 60, ",\"dns\":[\"-\"]")),
+            "claim dns[0] is not a valid DNS name");
+    char *t = prov_token(prov_key, prov_claims("spare", NOW, NOW + 60, ""));
+    cr_assert_eq(bearer(t), API_OK, "%s", err.msg);
+    free(t);
+}
+
+/* ---- Shape ---- */
+
+Test(api_auth, garbage_tokens_are_refused_before_parsing)
+{
+    refused(strdup(""), "missing token");
+    refused(strdup("not a token"), "malformed token: not base64url");
+    refused(strdup("abc.def"), "malformed token: not three segments");
+    refused(strdup("a.b.c.d"), "malformed token: not three segments");
+    refused(strdup("..sig"), "malformed token: empty segment");
+    refused(strdup("e30.e30.=="), "malformed token: not base64url");
+    refused(strdup("Zm9v.e30.c2ln"), "malformed token: header is not JSON");
+    refused(strdup("W10.e30.c2ln"), "malformed token: header is not an object");
+    refused(strdup("e30xx.e30.c2ln"), "malformed token: header is not base64url");
+    refused(strdup("e30.e30.c2ln"), "malformed token: header has no alg");
+}
+
+Test(api_auth, oversize_token_is_refused)
+{
+    size_t len = API_MAX_TOKEN_LEN + 1;
+    char *t = malloc(len + 1);
+    memset(t, 'A', len);
+    t[10] = '.';
+    t[20] = '.';
+    t[len] = '\0';
+    refused(t, "token longer than 8192 bytes");
+}
+
+Test(api_auth, token_with_an_embedded_nul_is_refused)
+{
+    char *t = k8s_token(rsa_key, "RS256", "rsa1", k8s_default());
+    size_t len = strlen(t);
+    t[len / 2] = '\0';
+    enum api_err rc = api_auth_bearer(auth, t, len, NOW, &who, &err);
+    free(t);
+    cr_assert_eq(rc, API_ERR_UNAUTHENTICATED);
+}
+
+/* ---- Set-up ---- */
+
+Test(api_auth, rsa_provisioner_key_is_refused_at_start_up)
+{
+    struct api_auth *a = NULL;
+    cr_assert_eq(remove(cfg.provisioners[0].public_key), 0);
+    cr_assert(testjwt_pubkey_write(cfg.provisioners[0].public_key, rsa_key));
+    cr_assert_eq(api_auth_new(&cfg, st, &a, &err), API_ERR_BAD_REQUEST);
+    cr_assert_str_eq(err.msg, "auth.provisioners[0].public_key: provisioner keys must be EC P-256");
+    cr_assert_null(a);
+}
+
+Test(api_auth, provisioners_without_a_store_are_refused)
+{
+    struct api_auth *a = NULL;
+    cr_assert_eq(api_auth_new(&cfg, NULL, &a, &err), API_ERR_INTERNAL);
+    cr_assert_null(a);
+}
+
+Test(api_auth, kubernetes_only_config_needs_no_store_and_knows_no_provisioner)
+{
+    struct api_auth *a = NULL;
+    cfg.num_provisioners = 0;
+    cr_assert_eq(api_auth_new(&cfg, NULL, &a, &err), API_OK, "%s", err.msg);
+    char *t = prov_token(prov_key, prov_claims("j-k", NOW, NOW + 60, ""));
+    enum api_err rc = api_auth_bearer(a, t, strlen(t), NOW, &who, &err);
+    free(t);
+    api_auth_free(a);
+    cr_assert_eq(rc, API_ERR_UNAUTHENTICATED);
+    cr_assert_str_eq(err.msg, "unknown issuer");
+}
