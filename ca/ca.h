@@ -35,7 +35,9 @@
     X(CA_ERR_KEY_MISMATCH, "key_mismatch")                                                         \
     X(CA_ERR_BAD_PASSPHRASE, "bad_passphrase")                                                     \
     X(CA_ERR_EXISTS, "exists")                                                                     \
-    X(CA_ERR_IO, "io")
+    X(CA_ERR_IO, "io")                                                                             \
+    X(CA_ERR_INVALID_CRL, "invalid_crl")                                                           \
+    X(CA_ERR_INVALID_OCSP_REQUEST, "invalid_ocsp_request")
 
 enum ca_err {
 #define CA_ERR_ENUM(code, name) code,
@@ -109,6 +111,18 @@ enum ca_err ca_cert_write(const char *path, X509 *cert, struct ca_error *err)
 enum ca_err ca_certs_read(const char *path, STACK_OF(X509) **out_certs, struct ca_error *err)
     __attribute__((warn_unused_result));
 
+/* ca_csr_write writes |csr| as PEM to a new file |path| (mode 0644, O_EXCL);
+ * an existing file is CA_ERR_EXISTS. */
+enum ca_err ca_csr_write(const char *path, X509_REQ *csr, struct ca_error *err)
+    __attribute__((warn_unused_result));
+
+/* ca_csr_read reads exactly one PEM certificate request from |path| (at most
+ * CA_MAX_CSR_LEN bytes, nothing else but blank lines) and checks its
+ * self-signature (CA_ERR_INVALID_CSR). The caller owns |*out_csr| and frees it
+ * with X509_REQ_free(). */
+enum ca_err ca_csr_read(const char *path, X509_REQ **out_csr, struct ca_error *err)
+    __attribute__((warn_unused_result));
+
 /* ---- Root and intermediate profiles (ca/authority.c) ---- */
 
 /* ca_root_create makes the self-signed root of CONTRACT section 4 for |key|:
@@ -139,6 +153,13 @@ struct ca_intermediate_params {
 enum ca_err ca_intermediate_sign(X509 *root, EVP_PKEY *root_key, X509_REQ *csr,
                                  const struct ca_intermediate_params *params, X509 **out_cert,
                                  struct ca_error *err) __attribute__((warn_unused_result));
+
+/* ca_cert_trust_domain copies into |out| (|out_len| bytes, NUL-terminated) the
+ * trust domain that |cert| names in its URI SAN "spiffe://<td>" (the form roots
+ * and intermediates carry: no path). CA_ERR_INVALID_CERT when there is none or
+ * more than one, or it is not a valid trust domain. |cert| is borrowed. */
+enum ca_err ca_cert_trust_domain(X509 *cert, char *out, size_t out_len, struct ca_error *err)
+    __attribute__((warn_unused_result));
 
 /* ---- SPIFFE IDs (ca/spiffe.c) ---- */
 
@@ -261,5 +282,214 @@ struct ca_peer {
 enum ca_err ca_issuer_verify_peer(const struct ca_issuer *issuer, const unsigned char *der,
                                   size_t der_len, int64_t now, struct ca_peer *out,
                                   struct ca_error *err) __attribute__((warn_unused_result));
+
+/* ---- Revocation (ca/crl.c, ca/ocsp.c) ---- */
+
+#define CA_MAX_SERIAL_LEN       20 /* RFC 5280 4.1.2.2: serials are at most 20 octets */
+#define CA_MAX_CRL_LEN          (16 * 1024 * 1024) /* a CRL read back from a file */
+#define CA_MAX_OCSP_REQUEST_LEN 4096 /* DER; an unsigned one-CertID request is ~120 bytes */
+#define CA_MAX_OCSP_BASE64_LEN  (3 * 4 * ((CA_MAX_OCSP_REQUEST_LEN + 2) / 3)) /* all %XX */
+#define CA_MAX_OCSP_NONCE_LEN   32 /* RFC 8954 section 2.1 */
+
+/* RFC 5280 section 5.3.1 CRLReason codes (7 is not used). */
+enum ca_crl_reason {
+    CA_REASON_UNSPECIFIED = 0,
+    CA_REASON_KEY_COMPROMISE = 1,
+    CA_REASON_CA_COMPROMISE = 2,
+    CA_REASON_AFFILIATION_CHANGED = 3,
+    CA_REASON_SUPERSEDED = 4,
+    CA_REASON_CESSATION_OF_OPERATION = 5,
+    CA_REASON_CERTIFICATE_HOLD = 6,
+    CA_REASON_REMOVE_FROM_CRL = 8,
+    CA_REASON_PRIVILEGE_WITHDRAWN = 9,
+    CA_REASON_AA_COMPROMISE = 10,
+};
+
+/* ca_crl_reason_parse maps an RFC 5280 reason name, spelt exactly as there
+ * ("keyCompromise"), to its code. Anything else is CA_ERR_INVALID_ARGUMENT. */
+enum ca_err ca_crl_reason_parse(const char *name, enum ca_crl_reason *out_reason,
+                                struct ca_error *err) __attribute__((warn_unused_result));
+
+/* ca_crl_reason_name returns the RFC 5280 name of |reason| ("keyCompromise"),
+ * a static string, or NULL for a code that is not a CRLReason. */
+const char *ca_crl_reason_name(enum ca_crl_reason reason);
+
+/* struct ca_crl_entry is one revoked certificate. */
+struct ca_crl_entry {
+    unsigned char serial[CA_MAX_SERIAL_LEN]; /* big-endian, positive, 1..20 bytes */
+    size_t serial_len;
+    int64_t revoked_at;        /* Unix seconds */
+    enum ca_crl_reason reason; /* unspecified: no reasonCode extension */
+};
+
+/* ca_serial_from_hex parses a serial written as 1..40 hex digits (either case,
+ * no colons; leading zeros allowed) into big-endian bytes without leading
+ * zeros. Zero and anything else are CA_ERR_INVALID_ARGUMENT. */
+enum ca_err ca_serial_from_hex(const char *hex, size_t hex_len,
+                               unsigned char out_serial[CA_MAX_SERIAL_LEN], size_t *out_serial_len,
+                               struct ca_error *err) __attribute__((warn_unused_result));
+
+/* ca_crl_build signs an X.509 v2 CRL (RFC 5280 section 5) with |issuer_key|,
+ * which must match |issuer| (a CA certificate with a subjectKeyIdentifier):
+ * issuer = the issuer's subject, thisUpdate and nextUpdate (Unix seconds,
+ * this_update < next_update), authorityKeyIdentifier = the issuer's SKID,
+ * cRLNumber = |crl_number|, and the |num_entries| entries sorted by serial,
+ * each with its revocationDate and a reasonCode unless unspecified. There is
+ * no issuingDistributionPoint: the CRL covers everything the issuer signed.
+ * The digest follows the key: SHA-256 (P-256, RSA), SHA-384 (P-384), none
+ * (Ed25519). A duplicate or malformed serial, or a bad reason, is
+ * CA_ERR_INVALID_ARGUMENT. On success the caller owns |*out_der|
+ * (|*out_der_len| bytes) and frees it with OPENSSL_free(). Thread-safe: the
+ * certificate and key are only read. */
+enum ca_err ca_crl_build(X509 *issuer, EVP_PKEY *issuer_key, const struct ca_crl_entry *entries,
+                         size_t num_entries, uint64_t crl_number, int64_t this_update,
+                         int64_t next_update, unsigned char **out_der, size_t *out_der_len,
+                         struct ca_error *err) __attribute__((warn_unused_result));
+
+/* ca_crl_der_to_pem PEM-encodes the DER CRL |der| ("-----BEGIN X509 CRL-----").
+ * On success the caller owns the NUL-terminated |*out_pem| (|*out_pem_len|
+ * bytes before the NUL) and frees it with OPENSSL_free(). */
+enum ca_err ca_crl_der_to_pem(const unsigned char *der, size_t der_len, char **out_pem,
+                              size_t *out_pem_len, struct ca_error *err)
+    __attribute__((warn_unused_result));
+
+/* ca_crl_write writes the DER CRL |der| as PEM to a new file |path| (mode
+ * 0644, O_CREAT|O_EXCL|O_NOFOLLOW, fsynced); an existing file is CA_ERR_EXISTS
+ * and is left untouched. */
+enum ca_err ca_crl_write(const char *path, const unsigned char *der, size_t der_len,
+                         struct ca_error *err) __attribute__((warn_unused_result));
+
+/* ca_crl_parse reads exactly one CRL, PEM or DER (|len| bytes, at most
+ * CA_MAX_CRL_LEN, nothing but blank lines after a PEM one), such as the root's
+ * CRL file. When |issuer| is not NULL the CRL's issuer must be its subject and
+ * its signature must verify with its key (else CA_ERR_UNTRUSTED_CERT).
+ * Undecodable input is CA_ERR_INVALID_CRL. On success the caller owns |*out_der|
+ * (|*out_der_len| bytes; OPENSSL_free()) and |*out_next_update| (Unix seconds,
+ * 0 when absent) may be NULL. */
+enum ca_err ca_crl_parse(const unsigned char *data, size_t len, X509 *issuer,
+                         unsigned char **out_der, size_t *out_der_len, int64_t *out_next_update,
+                         struct ca_error *err) __attribute__((warn_unused_result));
+
+/* The OCSP responder (RFC 6960 with the RFC 5019 profile). Responses are signed
+ * by the issuing CA itself, an authorised responder by RFC 6960 section
+ * 4.2.2.2, so no delegated responder certificate (with id-pkix-ocsp-nocheck)
+ * has to be issued, rotated or kept online: one key online, not two. The
+ * responder ID is byKey and no certificate rides along (the client has the
+ * issuer already). */
+
+/* The CertID hash algorithms we answer for. */
+enum ca_ocsp_hash {
+    CA_OCSP_HASH_SHA1 = 0, /* RFC 5019 section 2.1.1: clients use SHA-1 */
+    CA_OCSP_HASH_SHA256 = 1,
+};
+
+/* An OCSPResponseStatus other than successful (RFC 6960 section 4.2.1). */
+enum ca_ocsp_error_status {
+    CA_OCSP_MALFORMED_REQUEST = 1,
+    CA_OCSP_INTERNAL_ERROR = 2,
+    CA_OCSP_TRY_LATER = 3,
+    CA_OCSP_UNAUTHORIZED = 6,
+};
+
+/* struct ca_ocsp_request is a parsed OCSPRequest with its one CertID. Plain
+ * data in caller storage; a caller may also fill one itself (hash, serial and
+ * no nonce) to pre-sign a cacheable response. */
+struct ca_ocsp_request {
+    int for_us; /* 1: the CertID names our issuer; 0: answer CA_OCSP_UNAUTHORIZED */
+    enum ca_ocsp_hash hash;
+    unsigned char serial[CA_MAX_SERIAL_LEN]; /* big-endian, no leading zeros */
+    size_t serial_len;
+    char serial_hex[2 * CA_MAX_SERIAL_LEN + 1]; /* lower-case, no leading zeros */
+    unsigned char nonce[CA_MAX_OCSP_NONCE_LEN];
+    size_t nonce_len; /* 0: no nonce, so the response may come from a cache */
+};
+
+/* The answer for one certificate. */
+enum ca_ocsp_cert_status {
+    CA_OCSP_GOOD = 0,
+    CA_OCSP_REVOKED = 1,
+    CA_OCSP_UNKNOWN = 2,
+};
+
+struct ca_ocsp_status {
+    enum ca_ocsp_cert_status status;
+    int64_t revoked_at;        /* Unix seconds; CA_OCSP_REVOKED only */
+    enum ca_crl_reason reason; /* CA_OCSP_REVOKED only; unspecified: no reason */
+};
+
+/* struct ca_ocsp_responder holds the issuer, its key and the issuer's name and
+ * key hashes for SHA-1 and SHA-256. Built once, then read-only: every function
+ * taking a const struct ca_ocsp_responder * is safe from many threads. */
+struct ca_ocsp_responder;
+
+/* ca_ocsp_responder_new builds a responder for the CA |issuer| with its
+ * private |issuer_key| (which must match: else CA_ERR_KEY_MISMATCH), whose
+ * responses are valid for |validity_s| seconds (1 s .. 7 days; else
+ * CA_ERR_INVALID_ARGUMENT). It takes its own references. The caller frees
+ * |*out| with ca_ocsp_responder_free(). */
+enum ca_err ca_ocsp_responder_new(X509 *issuer, EVP_PKEY *issuer_key, int64_t validity_s,
+                                  struct ca_ocsp_responder **out, struct ca_error *err)
+    __attribute__((warn_unused_result));
+
+/* ca_ocsp_responder_free frees |responder|; NULL is allowed. */
+void ca_ocsp_responder_free(struct ca_ocsp_responder *responder);
+
+/* ca_ocsp_responder_validity returns the validity given at creation: a
+ * response built at |now| has nextUpdate now + validity, which is also how
+ * long a caller may cache a response without a nonce. */
+int64_t ca_ocsp_responder_validity(const struct ca_ocsp_responder *responder);
+
+/* ca_ocsp_request_parse decodes a DER OCSPRequest (|der_len| bytes, 1 ..
+ * CA_MAX_OCSP_REQUEST_LEN, all of it one request) into |*out|. RFC 5019
+ * section 2.1.1: exactly one CertID. Its serial must be positive and at most
+ * 20 bytes; a nonce extension must hold an OCTET STRING of 1..32 bytes (RFC
+ * 8954). A signature on the request is ignored (RFC 5019 section 2.1.2).
+ * Anything else is CA_ERR_INVALID_OCSP_REQUEST: answer
+ * CA_OCSP_MALFORMED_REQUEST. A well-formed CertID for another issuer or hash
+ * algorithm succeeds with out->for_us = 0. Thread-safe. */
+enum ca_err ca_ocsp_request_parse(const struct ca_ocsp_responder *responder,
+                                  const unsigned char *der, size_t der_len,
+                                  struct ca_ocsp_request *out, struct ca_error *err)
+    __attribute__((warn_unused_result));
+
+/* ca_ocsp_request_from_base64 is ca_ocsp_request_parse for the GET form (RFC
+ * 6960 appendix A.1): |b64| (|b64_len| bytes, at most CA_MAX_OCSP_BASE64_LEN,
+ * not NUL-terminated) is the padded standard base64 of the DER request, where
+ * '+', '/' and '=' may be URL-encoded as %2B, %2F and %3D (either case). Other
+ * characters and bad base64 are CA_ERR_INVALID_OCSP_REQUEST. Thread-safe. */
+enum ca_err ca_ocsp_request_from_base64(const struct ca_ocsp_responder *responder, const char *b64,
+                                        size_t b64_len, struct ca_ocsp_request *out,
+                                        struct ca_error *err) __attribute__((warn_unused_result));
+
+/* ca_ocsp_response_build signs a successful OCSPResponse (a BasicOCSPResponse)
+ * for |req| (only hash, serial, serial_len, nonce and nonce_len are read;
+ * for_us must be 1): CertID from |req|, certStatus from |status|, thisUpdate
+ * = |now|, nextUpdate = |now| + validity, producedAt = the signing time, the
+ * nonce echoed when there is one, responder ID byKey, no certificates. The
+ * caller owns |*out_der| (|*out_der_len| bytes) and frees it with
+ * OPENSSL_free(). Thread-safe. */
+enum ca_err ca_ocsp_response_build(const struct ca_ocsp_responder *responder,
+                                   const struct ca_ocsp_request *req,
+                                   const struct ca_ocsp_status *status, int64_t now,
+                                   unsigned char **out_der, size_t *out_der_len,
+                                   struct ca_error *err) __attribute__((warn_unused_result));
+
+/* ca_ocsp_error_response encodes an unsigned OCSPResponse with only
+ * |status| (5 bytes). The caller owns |*out_der| (OPENSSL_free()). It does
+ * not change, so a server may encode each once at start-up. */
+enum ca_err ca_ocsp_error_response(enum ca_ocsp_error_status status, unsigned char **out_der,
+                                   size_t *out_der_len, struct ca_error *err)
+    __attribute__((warn_unused_result));
+
+/* ---- Workload CSRs (ca/csr_create.c), for `signet agent` ---- */
+
+/* ca_csr_create makes a PKCS#10 request for |key| (borrowed; any type that
+ * ca_key_generate makes) with an empty subject and no extensions, signed by
+ * |key| (SHA-256 for P-256 and RSA, SHA-384 for P-384, pure EdDSA for
+ * Ed25519): the identity comes from the token or client certificate, never
+ * from the CSR. On success the caller owns the NUL-terminated PEM |*out_pem|
+ * (|*out_len| bytes) and frees it with OPENSSL_free(). Thread-safe. */
+enum ca_err ca_csr_create(EVP_PKEY *key, char **out_pem, size_t *out_len, struct ca_error *err)
+    __attribute__((warn_unused_result));
 
 #endif
