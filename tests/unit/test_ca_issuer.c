@@ -1,0 +1,366 @@
+/* test_ca_issuer.c: building an issuer (ca/issuer.c), its pre-encoded chain and
+ * bundle, and verifying client certificates against it. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <criterion/criterion.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "ca.h"
+#include "testpki.h"
+
+static struct testpki pki;
+static struct ca_issuer *issuer;
+
+static const struct ca_policy policy = {
+    .trust_domain = "example.org",
+    .public_url = "https://ca.example.org/",
+    .default_ttl_s = 3600,
+    .max_ttl_s = 86400,
+};
+
+static void setup(void)
+{
+    struct ca_error err = {0};
+    testpki_init(&pki, "example.org");
+    cr_assert_eq(ca_issuer_new(pki.inter, pki.inter_key, pki.roots, &policy, &issuer, &err), CA_OK,
+                 "%s", err.msg);
+}
+
+static void teardown(void)
+{
+    ca_issuer_free(issuer);
+    testpki_cleanup(&pki);
+}
+
+TestSuite(ca_issuer, .init = setup, .fini = teardown);
+
+static const char *const dns_names[] = {"web.example.org", "web"};
+static const struct ca_identity ident = {
+    .spiffe_id = "spiffe://example.org/ns/default/sa/web",
+    .dns_names = dns_names,
+    .num_dns_names = 2,
+};
+
+static void issue(const struct ca_issuer *iss, struct ca_leaf *leaf)
+{
+    EVP_PKEY *key = testpki_key_new(TESTPKI_P256);
+    size_t len = 0;
+    struct ca_error err = {0};
+    char *pem = testpki_csr_pem(key, NULL, 0, 0, &len);
+    cr_assert_eq(ca_leaf_issue(iss, pem, len, &ident, 0, (int64_t)time(NULL), leaf, &err), CA_OK,
+                 "%s", err.msg);
+    free(pem);
+    EVP_PKEY_free(key);
+}
+
+static void assert_msg(const struct ca_error *err, const char *needle)
+{
+    cr_assert_not_null(strstr(err->msg, needle), "message '%s' lacks '%s'", err->msg, needle);
+}
+
+Test(ca_issuer, refuses_a_key_that_does_not_match_the_certificate)
+{
+    struct ca_issuer *iss = NULL;
+    EVP_PKEY *other = testpki_key_new(TESTPKI_P256);
+    cr_assert_eq(ca_issuer_new(pki.inter, other, pki.roots, &policy, &iss, NULL),
+                 CA_ERR_KEY_MISMATCH);
+    cr_assert_null(iss);
+    EVP_PKEY_free(other);
+}
+
+Test(ca_issuer, refuses_an_intermediate_that_does_not_chain_to_the_roots)
+{
+    struct testpki other;
+    struct ca_issuer *iss = NULL;
+    struct ca_error err = {0};
+    testpki_init(&other, "example.org");
+    cr_assert_eq(ca_issuer_new(pki.inter, pki.inter_key, other.roots, &policy, &iss, &err),
+                 CA_ERR_UNTRUSTED_CERT);
+    assert_msg(&err, "roots");
+    testpki_cleanup(&other);
+}
+
+Test(ca_issuer, refuses_a_policy_it_cannot_honour)
+{
+    struct ca_issuer *iss = NULL;
+    struct ca_policy p = policy;
+    p.default_ttl_s = 30;
+    cr_assert_eq(ca_issuer_new(pki.inter, pki.inter_key, pki.roots, &p, &iss, NULL),
+                 CA_ERR_INVALID_ARGUMENT);
+    p = policy;
+    p.max_ttl_s = 60;
+    cr_assert_eq(ca_issuer_new(pki.inter, pki.inter_key, pki.roots, &p, &iss, NULL),
+                 CA_ERR_INVALID_ARGUMENT);
+    p = policy;
+    memcpy(p.public_url, "ftp://x", 8);
+    cr_assert_eq(ca_issuer_new(pki.inter, pki.inter_key, pki.roots, &p, &iss, NULL),
+                 CA_ERR_INVALID_ARGUMENT);
+    p = policy;
+    memcpy(p.trust_domain, "Example.org", 12);
+    cr_assert_eq(ca_issuer_new(pki.inter, pki.inter_key, pki.roots, &p, &iss, NULL),
+                 CA_ERR_INVALID_SPIFFE_ID);
+    cr_assert_null(iss);
+}
+
+Test(ca_issuer, serves_the_chain_bundle_and_ders_pre_encoded)
+{
+    size_t len = 0;
+    const char *chain = ca_issuer_chain_pem(issuer, &len);
+    cr_assert_eq(strlen(chain), len);
+    BIO *bio = BIO_new_mem_buf(chain, (int)len);
+    X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    cr_assert_eq(X509_cmp(x, pki.inter), 0);
+    cr_assert_null(PEM_read_bio_X509(bio, NULL, NULL, NULL)); /* just the intermediate */
+    ERR_clear_error();
+    X509_free(x);
+    BIO_free(bio);
+
+    const char *bundle = ca_issuer_bundle_pem(issuer, &len);
+    bio = BIO_new_mem_buf(bundle, (int)len);
+    x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    cr_assert_eq(X509_cmp(x, pki.root), 0);
+    X509_free(x);
+    BIO_free(bio);
+
+    unsigned char *want = NULL;
+    int want_len = i2d_X509(pki.inter, &want);
+    const unsigned char *der = ca_issuer_cert_der(issuer, &len);
+    cr_assert_eq(len, (size_t)want_len);
+    cr_assert_eq(memcmp(der, want, len), 0);
+    OPENSSL_free(want);
+
+    cr_assert_eq(ca_issuer_num_roots(issuer), 1);
+    want = NULL;
+    want_len = i2d_X509(pki.root, &want);
+    der = ca_issuer_root_der(issuer, 0, &len);
+    cr_assert_eq(len, (size_t)want_len);
+    cr_assert_eq(memcmp(der, want, len), 0);
+    OPENSSL_free(want);
+    cr_assert_null(ca_issuer_root_der(issuer, 1, &len));
+
+    cr_assert_eq(
+        ASN1_TIME_cmp_time_t(X509_get0_notAfter(pki.inter), (time_t)ca_issuer_not_after(issuer)),
+        0);
+}
+
+Test(ca_issuer, verify_peer_accepts_its_own_leaf_and_reads_the_identity)
+{
+    struct ca_leaf leaf = {0};
+    struct ca_peer peer;
+    struct ca_error err = {0};
+    issue(issuer, &leaf);
+    cr_assert_eq(
+        ca_issuer_verify_peer(issuer, leaf.der, leaf.der_len, (int64_t)time(NULL), &peer, &err),
+        CA_OK, "%s", err.msg);
+    cr_assert_str_eq(peer.spiffe_id, ident.spiffe_id);
+    cr_assert_eq(peer.num_dns_names, 2);
+    cr_assert_str_eq(peer.dns_names[0], "web.example.org");
+    cr_assert_str_eq(peer.dns_names[1], "web");
+    cr_assert_eq(peer.serial_len, leaf.serial_len);
+    cr_assert_eq(memcmp(peer.serial, leaf.serial, leaf.serial_len), 0);
+    cr_assert_str_eq(peer.serial_hex, leaf.serial_hex);
+    cr_assert_eq(peer.not_after, leaf.not_after);
+    ca_leaf_cleanup(&leaf);
+}
+
+Test(ca_issuer, verify_peer_refuses_an_expired_certificate)
+{
+    struct ca_leaf leaf = {0};
+    struct ca_peer peer;
+    struct ca_error err = {0};
+    issue(issuer, &leaf);
+    cr_assert_eq(
+        ca_issuer_verify_peer(issuer, leaf.der, leaf.der_len, leaf.not_after + 10, &peer, &err),
+        CA_ERR_UNTRUSTED_CERT);
+    assert_msg(&err, "certificate expired");
+    cr_assert_eq(peer.spiffe_id[0], '\0');
+    ca_leaf_cleanup(&leaf);
+}
+
+Test(ca_issuer, verify_peer_refuses_a_certificate_from_a_foreign_ca)
+{
+    struct testpki other;
+    struct ca_issuer *foreign = NULL;
+    struct ca_leaf leaf = {0};
+    struct ca_peer peer;
+    struct ca_error err = {0};
+    testpki_init(&other, "example.org");
+    cr_assert_eq(ca_issuer_new(other.inter, other.inter_key, other.roots, &policy, &foreign, &err),
+                 CA_OK, "%s", err.msg);
+    issue(foreign, &leaf);
+    cr_assert_eq(
+        ca_issuer_verify_peer(issuer, leaf.der, leaf.der_len, (int64_t)time(NULL), &peer, &err),
+        CA_ERR_UNTRUSTED_CERT);
+    assert_msg(&err, "not issued by this CA");
+    ca_leaf_cleanup(&leaf);
+    ca_issuer_free(foreign);
+    testpki_cleanup(&other);
+}
+
+Test(ca_issuer, verify_peer_refuses_the_intermediate_itself)
+{
+    struct ca_peer peer;
+    struct ca_error err = {0};
+    size_t len = 0;
+    const unsigned char *der = ca_issuer_cert_der(issuer, &len);
+    cr_assert_eq(ca_issuer_verify_peer(issuer, der, len, (int64_t)time(NULL), &peer, &err),
+                 CA_ERR_UNTRUSTED_CERT);
+    assert_msg(&err, "CA certificate");
+}
+
+Test(ca_issuer, verify_peer_refuses_a_ca_certificate)
+{
+    EVP_PKEY *key = testpki_key_new(TESTPKI_P256);
+    int64_t now = (int64_t)time(NULL);
+    X509 *x = testpki_sign_leaf(&pki, key, "spiffe://example.org/x", now - 60, now + 600, 1);
+    unsigned char *der = NULL;
+    int der_len = i2d_X509(x, &der);
+    struct ca_peer peer;
+    struct ca_error err = {0};
+    cr_assert_eq(ca_issuer_verify_peer(issuer, der, (size_t)der_len, now, &peer, &err),
+                 CA_ERR_UNTRUSTED_CERT);
+    assert_msg(&err, "CA certificate");
+    OPENSSL_free(der);
+    X509_free(x);
+    EVP_PKEY_free(key);
+}
+
+Test(ca_issuer, verify_peer_refuses_a_certificate_outside_the_trust_domain)
+{
+    EVP_PKEY *key = testpki_key_new(TESTPKI_P256);
+    int64_t now = (int64_t)time(NULL);
+    X509 *x = testpki_sign_leaf(&pki, key, "spiffe://evil.org/x", now - 60, now + 600, 0);
+    unsigned char *der = NULL;
+    int der_len = i2d_X509(x, &der);
+    struct ca_peer peer;
+    struct ca_error err = {0};
+    cr_assert_eq(ca_issuer_verify_peer(issuer, der, (size_t)der_len, now, &peer, &err),
+                 CA_ERR_UNTRUSTED_CERT);
+    assert_msg(&err, "subtree");
+    OPENSSL_free(der);
+    X509_free(x);
+    EVP_PKEY_free(key);
+}
+
+Test(ca_issuer, verify_peer_refuses_garbage_der_with_invalid_cert)
+{
+    static const unsigned char junk[] = {0x30, 0x82, 0x01, 0x00, 0x01};
+    struct ca_peer peer;
+    struct ca_error err = {0};
+    cr_assert_eq(
+        ca_issuer_verify_peer(issuer, junk, sizeof(junk), (int64_t)time(NULL), &peer, &err),
+        CA_ERR_INVALID_CERT);
+    cr_assert_eq(ca_issuer_verify_peer(issuer, junk, 0, (int64_t)time(NULL), &peer, &err),
+                 CA_ERR_INVALID_CERT);
+}
+
+Test(ca_issuer, verify_peer_refuses_trailing_bytes_with_invalid_cert)
+{
+    struct ca_leaf leaf = {0};
+    struct ca_peer peer;
+    struct ca_error err = {0};
+    issue(issuer, &leaf);
+    unsigned char *more = malloc(leaf.der_len + 1);
+    memcpy(more, leaf.der, leaf.der_len);
+    more[leaf.der_len] = 0;
+    cr_assert_eq(
+        ca_issuer_verify_peer(issuer, more, leaf.der_len + 1, (int64_t)time(NULL), &peer, &err),
+        CA_ERR_INVALID_CERT);
+    assert_msg(&err, "trailing");
+    free(more);
+    ca_leaf_cleanup(&leaf);
+}
+
+struct worker {
+    const struct ca_issuer *iss;
+    char *pem;
+    size_t pem_len;
+    int ok;
+};
+
+static void *work(void *arg)
+{
+    struct worker *w = arg;
+    for (int i = 0; i < 20; i++) {
+        struct ca_leaf leaf = {0};
+        struct ca_peer peer;
+        int64_t now = (int64_t)time(NULL);
+        if (ca_leaf_issue(w->iss, w->pem, w->pem_len, &ident, 0, now, &leaf, NULL) != CA_OK ||
+            ca_issuer_verify_peer(w->iss, leaf.der, leaf.der_len, now, &peer, NULL) != CA_OK) {
+            ca_leaf_cleanup(&leaf);
+            return NULL;
+        }
+        ca_leaf_cleanup(&leaf);
+    }
+    w->ok = 1;
+    return NULL;
+}
+
+Test(ca_issuer, issues_and_verifies_from_two_threads_at_once)
+{
+    EVP_PKEY *key = testpki_key_new(TESTPKI_P256);
+    struct worker w[2];
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        w[i] = (struct worker){.iss = issuer, .ok = 0};
+        w[i].pem = testpki_csr_pem(key, NULL, 0, 0, &w[i].pem_len);
+        cr_assert_eq(pthread_create(&t[i], NULL, work, &w[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(pthread_join(t[i], NULL), 0);
+        cr_assert_eq(w[i].ok, 1);
+        free(w[i].pem);
+    }
+    EVP_PKEY_free(key);
+}
+
+static enum ca_err issue_dns(const struct ca_issuer *iss, const char *dns, struct ca_leaf *leaf,
+                             struct ca_error *err)
+{
+    const char *names[] = {dns};
+    struct ca_identity id = {
+        .spiffe_id = "spiffe://example.org/x", .dns_names = names, .num_dns_names = 1};
+    EVP_PKEY *key = testpki_key_new(TESTPKI_P256);
+    enum ca_err rc = ca_leaf_issue_for_key(iss, key, &id, 0, (int64_t)time(NULL), leaf, err);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+Test(ca_issuer, refuses_dns_names_outside_the_intermediate_name_constraints)
+{
+    static const char *const permit[] = {"svc.example.org"};
+    struct testpki constrained;
+    struct ca_issuer *iss = NULL;
+    struct ca_leaf leaf = {0};
+    struct ca_error err = {0};
+    char path[256];
+    char out[1024];
+    testpki_init_ex(&constrained, "example.org", TESTPKI_P256, TESTPKI_P256, 86400, permit, 1);
+    cr_assert_eq(ca_issuer_new(constrained.inter, constrained.inter_key, constrained.roots, &policy,
+                               &iss, &err),
+                 CA_OK, "%s", err.msg);
+    cr_assert_eq(issue_dns(iss, "evil.com", &leaf, &err), CA_ERR_FORBIDDEN_SAN);
+    assert_msg(&err, "evil.com");
+    cr_assert_eq(issue_dns(iss, "badsvc.example.org", &leaf, &err), CA_ERR_FORBIDDEN_SAN);
+    cr_assert_eq(issue_dns(iss, "svc.example.org", &leaf, &err), CA_OK, "%s", err.msg);
+    ca_leaf_cleanup(&leaf);
+    cr_assert_eq(issue_dns(iss, "web.SVC.example.org", &leaf, &err), CA_OK, "%s", err.msg);
+    /* What the engine lets through, OpenSSL accepts under the constraints. */
+    testpki_write(&constrained, "leaf.pem", leaf.pem, leaf.pem_len, path, sizeof(path));
+    cr_assert_eq(testpki_openssl_verify(&constrained, path, out, sizeof(out)), 0, "%s", out);
+    ca_leaf_cleanup(&leaf);
+    ca_issuer_free(iss);
+    testpki_cleanup(&constrained);
+}
+
+Test(ca_issuer, allows_any_dns_name_when_the_intermediate_constrains_only_uris)
+{
+    struct ca_leaf leaf = {0};
+    struct ca_error err = {0};
+    cr_assert_eq(issue_dns(issuer, "anything.example.net", &leaf, &err), CA_OK, "%s", err.msg);
+    ca_leaf_cleanup(&leaf);
+}
