@@ -262,6 +262,12 @@ const unsigned char *ca_issuer_root_der(const struct ca_issuer *issuer, size_t i
 /* ca_issuer_not_after returns the intermediate's notAfter (Unix seconds). */
 int64_t ca_issuer_not_after(const struct ca_issuer *issuer);
 
+/* ca_issuer_cert and ca_issuer_key return the intermediate's certificate and
+ * private key (get0: borrowed for the issuer's lifetime; never modify or free
+ * them), for the CRL and OCSP signers. */
+X509 *ca_issuer_cert(const struct ca_issuer *issuer);
+EVP_PKEY *ca_issuer_key(const struct ca_issuer *issuer);
+
 /* struct ca_peer is what a verified client certificate proves. */
 struct ca_peer {
     char spiffe_id[CA_MAX_SPIFFE_ID_LEN + 1];

@@ -11,6 +11,14 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"version", cmd_version, "print the version"},
+    {"root", cmd_root, "offline root: init, sign-intermediate, crl"},
+    {"intermediate", cmd_intermediate, "make the intermediate's key and CSR"},
+    {"provisioner", cmd_provisioner, "make a provisioner's token-signing key pair"},
+    {"serve", cmd_serve, "run the CA server (HTTPS API)"},
+    {"token", cmd_token, "mint a one-time provisioner token"},
+    {"agent", cmd_agent, "sidecar: keep an SVID, key, bundle and CRLs in a folder"},
+    {"revoke", cmd_revoke, "revoke a certificate (admin, over mTLS)"},
+    {"certs", cmd_certs, "list or show issued certificates (admin, over mTLS)"},
 };
 
 static void usage(FILE *f)
