@@ -48,7 +48,7 @@ run_suite() { # build-dir label
     rc=$?
     sanitizer_clean "$log" || rc=1
     grep -E '^\[====\] Synthesis' "$log" | sed "s|^|$label $(basename "$t"): |"
-    [ $rc -eq 0 ] || tail -40 "$log" >&2
+    [ $rc -eq 0 ] || tail -n 40 "$log" >&2
     record "$label $(basename "$t")" $rc
   done
   for t in tests/integration/test_*.sh; do
@@ -57,8 +57,8 @@ run_suite() { # build-dir label
     bash "$t" >"$log" 2>&1
     rc=$?
     sanitizer_clean "$log" || rc=1
-    echo "$label $(basename "$t"): $(tail -1 "$log")"
-    [ $rc -eq 0 ] || tail -40 "$log" >&2
+    echo "$label $(basename "$t"): $(tail -n 1 "$log")"
+    [ $rc -eq 0 ] || tail -n 40 "$log" >&2
     record "$label $(basename "$t")" $rc
   done
   for t in "$dir"/fuzz/fuzz_*; do
@@ -69,8 +69,8 @@ run_suite() { # build-dir label
     "$t" "$corpus" >"$log" 2>&1
     rc=$?
     sanitizer_clean "$log" || rc=1
-    echo "$label $(basename "$t"): $(tail -1 "$log")"
-    [ $rc -eq 0 ] || tail -40 "$log" >&2
+    echo "$label $(basename "$t"): $(tail -n 1 "$log")"
+    [ $rc -eq 0 ] || tail -n 40 "$log" >&2
     record "$label $(basename "$t")" $rc
   done
 }
@@ -83,13 +83,13 @@ fi
 if build build; then
   run_suite build normal
 else
-  tail -40 "$logdir/build-build.log" "$logdir/cmake-build.log" >&2
+  tail -n 40 "$logdir/build-build.log" "$logdir/cmake-build.log" >&2
   record "normal build" 1
 fi
 if build build-asan -DSIGNET_SANITIZE=ON; then
   run_suite build-asan asan
 else
-  tail -40 "$logdir/build-build-asan.log" "$logdir/cmake-build-asan.log" >&2
+  tail -n 40 "$logdir/build-build-asan.log" "$logdir/cmake-build-asan.log" >&2
   record "sanitizer build" 1
 fi
 
