@@ -1,0 +1,191 @@
+/* test_api_http.c: the routing table, the first-call checks (media type,
+ * Content-Length) and the bounded body of api/http.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+
+#include "../../api/internal.h"
+
+TestSuite(api_http);
+
+Test(api_http, matches_post_sign_on_https)
+{
+    const struct api_route *r = NULL;
+    cr_assert_eq(api_route_match("POST", "/v1/sign", 1, &r, NULL), API_OK);
+    cr_assert_eq(r->id, API_ROUTE_SIGN);
+    cr_assert(r->json_body);
+}
+
+Test(api_http, refuses_sign_on_plain_http_as_not_found)
+{
+    const struct api_route *r = NULL;
+    cr_assert_eq(api_route_match("POST", "/v1/sign", 0, &r, NULL), API_ERR_NOT_FOUND);
+    cr_assert_eq(api_route_match("POST", "/v1/renew", 0, &r, NULL), API_ERR_NOT_FOUND);
+}
+
+Test(api_http, serves_public_routes_on_plain_http)
+{
+    static const char *const paths[] = {"/v1/bundle", "/v1/bundle.json", "/ca.crt",
+                                        "/healthz",   "/readyz",         "/metrics"};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        const struct api_route *r = NULL;
+        cr_assert_eq(api_route_match("GET", paths[i], 0, &r, NULL), API_OK, "%s", paths[i]);
+        cr_assert_str_eq(r->path, paths[i]);
+    }
+}
+
+Test(api_http, answers_get_on_sign_with_method_not_allowed_naming_post)
+{
+    const struct api_route *r = NULL;
+    struct api_error err = {0};
+    cr_assert_eq(api_route_match("GET", "/v1/sign", 1, &r, &err), API_ERR_METHOD_NOT_ALLOWED);
+    cr_assert_not_null(r);
+    cr_assert_str_eq(r->method, "POST");
+    cr_assert(strstr(err.msg, "POST") != NULL);
+}
+
+Test(api_http, answers_post_on_healthz_with_method_not_allowed)
+{
+    const struct api_route *r = NULL;
+    cr_assert_eq(api_route_match("POST", "/healthz", 1, &r, NULL), API_ERR_METHOD_NOT_ALLOWED);
+}
+
+Test(api_http, accepts_head_on_get_routes)
+{
+    const struct api_route *r = NULL;
+    cr_assert_eq(api_route_match("HEAD", "/healthz", 0, &r, NULL), API_OK);
+}
+
+Test(api_http, answers_unknown_paths_with_not_found)
+{
+    const struct api_route *r = NULL;
+    cr_assert_eq(api_route_match("GET", "/v1/sign/", 1, &r, NULL), API_ERR_NOT_FOUND);
+    cr_assert_eq(api_route_match("GET", "/", 1, &r, NULL), API_ERR_NOT_FOUND);
+    cr_assert_eq(api_route_match("GET", "/healthz/../v1/sign", 1, &r, NULL), API_ERR_NOT_FOUND);
+}
+
+Test(api_http, names_routes_for_metrics)
+{
+    cr_assert_str_eq(api_route_name(API_ROUTE_SIGN), "/v1/sign");
+    cr_assert_str_eq(api_route_name(API_ROUTE_OTHER), "other");
+}
+
+Test(api_http, accepts_application_json_with_parameters_in_any_case)
+{
+    cr_assert(api_content_type_is_json("application/json"));
+    cr_assert(api_content_type_is_json("application/json; charset=utf-8"));
+    cr_assert(api_content_type_is_json("Application/JSON"));
+}
+
+Test(api_http, refuses_other_media_types)
+{
+    cr_assert_not(api_content_type_is_json(NULL));
+    cr_assert_not(api_content_type_is_json(""));
+    cr_assert_not(api_content_type_is_json("text/plain"));
+    cr_assert_not(api_content_type_is_json("application/jsonp"));
+    cr_assert_not(api_content_type_is_json("application/x-www-form-urlencoded"));
+}
+
+Test(api_http, parses_content_length_digits_only)
+{
+    uint64_t n = 0;
+    cr_assert(api_content_length_parse("65536", &n));
+    cr_assert_eq(n, 65536);
+    cr_assert_not(api_content_length_parse("-1", &n));
+    cr_assert_not(api_content_length_parse("1e3", &n));
+    cr_assert_not(api_content_length_parse("", &n));
+    cr_assert_not(api_content_length_parse(" 5", &n));
+    cr_assert_not(api_content_length_parse("99999999999999999999", &n));
+}
+
+Test(api_http, accumulates_a_body_of_exactly_the_cap)
+{
+    struct api_body body = {0};
+    char chunk[1024];
+    memset(chunk, 'a', sizeof(chunk));
+    for (size_t i = 0; i < API_MAX_BODY_LEN / sizeof(chunk); i++) {
+        cr_assert_eq(api_body_append(&body, chunk, sizeof(chunk), NULL), API_OK);
+    }
+    cr_assert_eq(body.len, API_MAX_BODY_LEN);
+    cr_assert_eq(body.data[body.len], '\0');
+    cr_assert_eq(body.discarded, 0);
+    api_body_cleanup(&body);
+}
+
+Test(api_http, refuses_the_byte_past_the_cap_with_payload_too_large)
+{
+    struct api_body body = {0};
+    struct api_error err = {0};
+    char *big = calloc(1, API_MAX_BODY_LEN);
+    cr_assert_not_null(big);
+    cr_assert_eq(api_body_append(&body, big, API_MAX_BODY_LEN, &err), API_OK);
+    cr_assert_eq(api_body_append(&body, "x", 1, &err), API_ERR_PAYLOAD_TOO_LARGE);
+    cr_assert_eq(err.code, API_ERR_PAYLOAD_TOO_LARGE);
+    cr_assert_eq(body.len, API_MAX_BODY_LEN);
+    cr_assert_eq(body.discarded, 1);
+    /* Once refused, later chunks are refused too, even small ones. */
+    cr_assert_eq(api_body_append(&body, "y", 1, &err), API_ERR_PAYLOAD_TOO_LARGE);
+    cr_assert_eq(body.discarded, 2);
+    free(big);
+    api_body_cleanup(&body);
+    cr_assert_null(body.data);
+}
+
+Test(api_http, writes_errors_as_json_with_the_wire_code_and_message)
+{
+    struct api_error err = {0};
+    api_fail(&err, API_ERR_FORBIDDEN, "SAN dns:evil.example is not authorised");
+    size_t len = 0;
+    char *s = api_error_json(&err, &len);
+    cr_assert_not_null(s);
+    cr_assert_eq(strlen(s), len);
+    json_error_t jerr;
+    json_t *doc = json_loads(s, 0, &jerr);
+    cr_assert_not_null(doc);
+    cr_assert_str_eq(json_string_value(json_object_get(doc, "error")), "forbidden");
+    cr_assert_str_eq(json_string_value(json_object_get(doc, "message")),
+                     "SAN dns:evil.example is not authorised");
+    cr_assert_eq(json_object_size(doc), 2);
+    json_decref(doc);
+    free(s);
+}
+
+Test(api_http, replaces_a_message_that_is_not_utf8)
+{
+    struct api_error err = {0};
+    api_fail(&err, API_ERR_BAD_REQUEST, "unknown key '\xff\xfe'");
+    size_t len = 0;
+    char *s = api_error_json(&err, &len);
+    cr_assert_not_null(s);
+    cr_assert(strstr(s, "\"bad_request\"") != NULL);
+    cr_assert(strstr(s, "request refused") != NULL);
+    free(s);
+}
+
+Test(api_http, sets_retry_after_on_overloaded_answers)
+{
+    struct api_response resp;
+    struct api_error err = {0};
+    memset(&resp, 0, sizeof(resp));
+    api_fail(&err, API_ERR_OVERLOADED, "queue full");
+    cr_assert(api_response_set_error(&resp, &err));
+    cr_assert_eq(resp.status, 429);
+    cr_assert_eq(resp.retry_after, 1);
+    cr_assert_str_eq(resp.error, "overloaded");
+    cr_assert_str_eq(resp.content_type, "application/json");
+    api_response_cleanup(&resp);
+}
+
+Test(api_http, copies_response_bytes)
+{
+    struct api_response resp;
+    char data[] = "abc";
+    memset(&resp, 0, sizeof(resp));
+    cr_assert(api_response_set_bytes(&resp, 200, "text/plain", data, 3));
+    data[0] = 'z';
+    cr_assert_eq(resp.body_len, 3);
+    cr_assert_eq(memcmp(resp.body, "abc", 3), 0);
+    api_response_cleanup(&resp);
+}
