@@ -212,6 +212,15 @@ enum api_route_id {
     API_ROUTE_HEALTHZ,
     API_ROUTE_READYZ,
     API_ROUTE_METRICS,
+    API_ROUTE_REVOKE, /* api/revoke.c, certs.c, crl.c, ocsp.c */
+    API_ROUTE_CERTS,
+    API_ROUTE_CERT,
+    API_ROUTE_CRL,
+    API_ROUTE_CRL_PEM,
+    API_ROUTE_ROOT_CRL,
+    API_ROUTE_CRLS_PEM,
+    API_ROUTE_OCSP,
+    API_ROUTE_OCSP_GET,
     API_ROUTE_OTHER, /* unknown routes, refused methods */
     API_NUM_ROUTES
 };
@@ -285,6 +294,12 @@ struct api_response {
     int retry_after;    /* seconds for a Retry-After header; 0 for none */
     const char *error;  /* wire code for the log, NULL on success */
     char message[160];  /* error message for the log */
+    /* HTTP caching of public documents (CRLs, OCSP): each header is sent
+     * when non-empty. */
+    char cache_control[96];
+    char last_modified[32];
+    char expires[32];
+    char etag[48];
 };
 
 /* api_response_set_error makes |resp| the JSON error answer for |err|.
@@ -312,6 +327,8 @@ struct api_request {
     int https;
     int phase; /* api/http.c's enum phase */
     int pending; /* handed to a signer: the connection is suspended */
+    int refused; /* answered with |refusal| once the body has been read and discarded */
+    struct api_error refusal;
     char method[8];
     char request_id[17];
     uint64_t start_ns; /* CLOCK_MONOTONIC */
@@ -329,6 +346,7 @@ struct api_request {
     size_t csr_len;
     int64_t ttl_s;    /* 0 when the body names none */
     struct api_request *next; /* signer queue link */
+    const char *url; /* the path as MHD decoded it, valid for the request */
 };
 
 /* ---- Metrics (api/metrics.c): lock-free counters, safe from any thread ---- */
@@ -533,5 +551,282 @@ void api_http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
  * API_ERR_UNAVAILABLE while stopping. Called on a poll thread. */
 enum api_err api_signer_submit(struct api_signer *s, struct api_request *req,
                                struct api_error *err) __attribute__((warn_unused_result));
+
+/* ==== HTTP client (api/client.c) ==== */
+
+#define API_AGENT_MAX_FILE (64 * 1024) /* svid.pem, svid.key, token files read back */
+
+/* api_client_identity_pem presents |cert_pem| (leaf first, then any chain)
+ * and the PEM private key |key_pem| in later requests, from memory (libcurl
+ * blobs, no temp files). Both are copied; the key copy is cleansed when
+ * replaced or freed. A NULL |cert_pem| removes the identity. */
+enum api_err api_client_identity_pem(struct api_client *c, const char *cert_pem, size_t cert_len,
+                                     const char *key_pem, size_t key_len, struct api_error *err)
+    __attribute__((warn_unused_result));
+
+/* api_reply_parse_error fills |r|'s error and message from a JSON error body
+ * {"error": "...", "message": "..."}; anything else leaves them "". Control
+ * characters are replaced so that the strings print on one line. */
+void api_reply_parse_error(struct api_reply *r);
+
+/* api_time_parse_rfc3339 reads "YYYY-MM-DDTHH:MM:SSZ" (exactly that form, as
+ * the server writes it) into Unix seconds. Returns 1, or 0 for anything else. */
+int api_time_parse_rfc3339(const char *s, size_t len, int64_t *out);
+
+/* struct api_svid is a parsed 201 answer of /v1/sign or /v1/renew. */
+struct api_svid {
+    char serial[API_CLIENT_SERIAL_MAX];
+    char spiffe_id[CA_MAX_SPIFFE_ID_LEN + 1];
+    int64_t not_before;  /* from the certificate */
+    int64_t not_after;   /* from the certificate */
+    int64_t renew_after; /* from the answer */
+    X509 *leaf;          /* owned */
+    char *cert_pem;      /* leaf then chain, owned, NUL-terminated */
+    size_t cert_pem_len;
+    char *bundle_pem; /* owned, NUL-terminated */
+    size_t bundle_pem_len;
+};
+
+/* api_svid_parse checks and decodes a 201 answer (|len| bytes, at most
+ * API_CLIENT_MAX_RESPONSE): a JSON object (duplicate keys refused; unknown
+ * keys ignored, for newer servers) whose "serial", "spiffe_id", "not_after",
+ * "renew_after", "certificate", "chain" and "bundle" are strings of the right
+ * form; the certificate must be one PEM certificate carrying |spiffe_id| that
+ * verifies against the bundle with the chain. API_ERR_BAD_REQUEST naming the
+ * field otherwise. Clean |*out| up with api_svid_cleanup() in any case. */
+enum api_err api_svid_parse(const char *body, size_t len, struct api_svid *out,
+                            struct api_error *err) __attribute__((warn_unused_result));
+
+/* api_svid_cleanup frees what |s| owns; NULL is allowed. */
+void api_svid_cleanup(struct api_svid *s);
+
+/* api_client_stop_pending says whether SIGTERM or SIGINT is pending for the
+ * calling thread. */
+int api_client_stop_pending(void);
+
+/* ==== The sidecar (api/agent.c) ==== */
+
+/* api_agent_backoff_ms is the delay before retry |attempt| (0 for the first
+ * retry) with exponential backoff and full jitter: |rnd| (uniformly random)
+ * picks a delay in [min(100, base_ms), min(cap_ms, base_ms * 2^attempt)].
+ * Pure, thread-safe. */
+int64_t api_agent_backoff_ms(unsigned attempt, int64_t base_ms, int64_t cap_ms, uint64_t rnd);
+
+/* api_agent_file_replace writes |len| bytes of |data| to |dir|/|name|
+ * atomically: a new temp file in |dir| (O_CREAT|O_EXCL|O_NOFOLLOW, |mode|),
+ * written, fsync-ed, renamed over |name|, then |dir| fsync-ed. A reader sees
+ * the old file or the new one, never part of one; on failure the temp file is
+ * removed and |name| is untouched. */
+enum api_err api_agent_file_replace(const char *dir, const char *name, const void *data, size_t len,
+                                    unsigned mode, struct api_error *err)
+    __attribute__((warn_unused_result));
+
+/* struct api_agent_svid is an SVID the agent holds: key and certificate. */
+struct api_agent_svid {
+    EVP_PKEY *key;
+    char *key_pem; /* PKCS#8 PEM, cleansed when freed */
+    size_t key_pem_len;
+    char *cert_pem; /* leaf then chain */
+    size_t cert_pem_len;
+    char *bundle_pem;
+    size_t bundle_pem_len;
+    char serial[API_CLIENT_SERIAL_MAX];
+    char spiffe_id[CA_MAX_SPIFFE_ID_LEN + 1];
+    int64_t not_before;
+    int64_t not_after;
+    int64_t renew_after;
+};
+
+/* api_agent_svid_cleanup frees and cleanses what |s| owns; NULL is allowed. */
+void api_agent_svid_cleanup(struct api_agent_svid *s);
+
+/* api_agent_publish makes |s| (key, certificate and bundle) visible in |dir|
+ * as one unit: the three files go into a new generation directory
+ * |dir|/.svid.XXXXXX, the symlink |dir|/current is swapped to it with one
+ * rename, and svid.pem, svid.key and bundle.pem in |dir| are symlinks through
+ * current (api/README.md, "The agent's files"). Generation directories other
+ * than the new one and |keep| (the previous one, or NULL) are removed. On
+ * success the new generation's name goes into |out_gen| (|out_gen_len| bytes). */
+enum api_err api_agent_publish(const char *dir, const struct api_agent_svid *s, const char *keep,
+                               char *out_gen, size_t out_gen_len, struct api_error *err)
+    __attribute__((warn_unused_result));
+
+/* api_agent_load reads |dir|/svid.pem and |dir|/svid.key back (as left by a
+ * previous run) into |*out|: the key must match the leaf, and the leaf must be
+ * an SVID valid at |now|. API_ERR_NOT_FOUND when either file is missing,
+ * API_ERR_BAD_REQUEST with the reason otherwise. Clean |*out| up in any case. */
+enum api_err api_agent_load(const char *dir, int64_t now, struct api_agent_svid *out,
+                            struct api_error *err) __attribute__((warn_unused_result));
+
+/* api_agent_token_read reads the bearer token in |path| (at most
+ * API_MAX_TOKEN_LEN bytes once surrounding whitespace is stripped; base64url
+ * and dots only). The caller frees |*out| with OPENSSL_clear_free(*out,
+ * *out_len + 1). API_ERR_BAD_REQUEST with a reason (never the contents). */
+enum api_err api_agent_token_read(const char *path, char **out, size_t *out_len,
+                                  struct api_error *err) __attribute__((warn_unused_result));
+
+/* ==== Revocation (api/revoke.c, certs.c, crl.c, ocsp.c) ==== */
+
+/* A route row's json_body: API_BODY_JSON takes application/json of at most
+ * API_MAX_BODY_LEN bytes, API_BODY_OCSP application/ocsp-request of at most
+ * CA_MAX_OCSP_REQUEST_LEN bytes (POST /ocsp). */
+#define API_BODY_JSON 1
+#define API_BODY_OCSP 2
+
+#define API_CERTS_DEFAULT_LIMIT 100
+#define API_CRL_MIN_INTERVAL_MS 150 /* revocations in a burst share one CRL */
+#define API_ROOT_CRL_CHECK_S    2   /* how often pki.root_crl's mtime is looked at */
+#define API_OCSP_CACHE_DEFAULT  32768 /* pre-signed responses kept; SIGNET_OCSP_CACHE */
+
+/* api_is_admin says whether |spiffe_id| is listed in auth.admins. */
+int api_is_admin(const struct api_config *cfg, const char *spiffe_id);
+
+/* api_serial_hex writes |serial| (|len| big-endian bytes, at most
+ * CA_MAX_SERIAL_LEN) as the server spells serials (lower-case hex, no leading
+ * zeros) into |out| (at least 2 * CA_MAX_SERIAL_LEN + 1 bytes). */
+void api_serial_hex(const unsigned char *serial, size_t len, char *out);
+
+/* api_http_date formats |t| as an IMF-fixdate ("Fri, 27 Nov 2026 10:00:00
+ * GMT", RFC 9110 5.6.7) into |buf| (at least 30 bytes). Returns 0 when |t|
+ * cannot be formatted. */
+int api_http_date(int64_t t, char *buf, size_t buf_len);
+
+/* struct api_revoke_body is a parsed POST /v1/revoke body. */
+struct api_revoke_body {
+    unsigned char serial[CA_MAX_SERIAL_LEN];
+    size_t serial_len;
+    enum ca_crl_reason reason; /* unspecified when the body names none */
+};
+
+/* api_revoke_parse_body parses {"serial": hex, "reason": RFC 5280 name}
+ * (reason optional; removeFromCRL refused: it belongs to delta CRLs).
+ * API_ERR_BAD_REQUEST naming the key for anything else. Thread-safe. */
+enum api_err api_revoke_parse_body(const char *body, size_t len, struct api_revoke_body *out,
+                                   struct api_error *err) __attribute__((warn_unused_result));
+
+/* api_certs_query_parse builds a store query from the raw values of
+ * GET /v1/certs (each NULL when absent): spiffe_id (1..2048 bytes), status
+ * (valid, revoked or expired), limit (1..1000, default 100) and after (a hex
+ * serial, copied into |after_buf|, CA_MAX_SERIAL_LEN bytes). |q->spiffe_id|
+ * borrows |spiffe_id|. API_ERR_BAD_REQUEST naming the parameter otherwise. */
+enum api_err api_certs_query_parse(const char *spiffe_id, const char *status, const char *limit,
+                                   const char *after, int64_t now, unsigned char *after_buf,
+                                   struct store_query *q, struct api_error *err)
+    __attribute__((warn_unused_result));
+
+/* api_cert_record_json returns |rec| as the JSON object of GET /v1/certs
+ * (a new jansson json_t *, returned as void *; json_decref it), or NULL when
+ * out of memory. Fields: serial, spiffe_id, status (valid|revoked|expired at
+ * |now|), issued_at, not_before, not_after, revoked_at and reason (revoked
+ * only), auth_method, certificate (PEM). */
+void *api_cert_record_json(const struct store_record *rec, int64_t now);
+
+/* ---- The CRL publisher (api/crl.c) ---- */
+
+/* struct api_crl keeps the intermediate's current CRL (DER and PEM), the
+ * root's CRL and their concatenation, pre-encoded, and a thread that re-signs
+ * the CRL after revocations (at most every API_CRL_MIN_INTERVAL_MS) and every
+ * crl.refresh, and re-reads pki.root_crl when its mtime changes. Readers never
+ * wait for signing: they take a reference to the current documents. */
+struct api_crl;
+
+/* api_crl_new signs the first CRL (so that it is served from the start),
+ * loads pki.root_crl when configured (it must be a CRL signed by one of the
+ * issuer's roots) and starts the publisher. |issuer|, |st| and |cfg| are
+ * borrowed and must outlive it. Free it with api_crl_free(). */
+enum api_err api_crl_new(const struct ca_issuer *issuer, struct store *st,
+                         const struct api_config *cfg, struct api_crl **out,
+                         struct api_error *err) __attribute__((warn_unused_result));
+
+/* api_crl_free stops the publisher and frees |crl|; NULL is allowed. */
+void api_crl_free(struct api_crl *crl);
+
+/* api_crl_revoked tells the publisher that a revocation was committed: a new
+ * CRL follows within about API_CRL_MIN_INTERVAL_MS. Thread-safe, never blocks
+ * on signing. */
+void api_crl_revoked(struct api_crl *crl);
+
+/* The documents api_crl_respond serves. */
+enum api_crl_doc {
+    API_CRL_DOC_DER,      /* GET /crl */
+    API_CRL_DOC_PEM,      /* GET /crl.pem */
+    API_CRL_DOC_ROOT_DER, /* GET /root.crl */
+    API_CRL_DOC_ALL_PEM,  /* GET /v1/crls.pem: the intermediate's then the root's */
+};
+
+/* api_crl_respond fills |resp| with a copy of document |doc| and its caching
+ * headers (Last-Modified, Expires, ETag, Cache-Control) at |now|.
+ * API_ERR_NOT_FOUND for the root CRL when none is configured or readable.
+ * Thread-safe. */
+enum api_err api_crl_respond(struct api_crl *crl, enum api_crl_doc doc, int64_t now,
+                             struct api_response *resp, struct api_error *err)
+    __attribute__((warn_unused_result));
+
+/* api_crl_number returns the CRL number of the current CRL. Thread-safe. */
+uint64_t api_crl_number(struct api_crl *crl);
+
+/* ---- The OCSP responder (api/ocsp.c) ---- */
+
+/* struct api_ocsp answers OCSP requests for the issuer. Responses to requests
+ * without a nonce come from a bounded cache of pre-signed responses keyed by
+ * (serial, CertID hash): a set-associative table in sharded mutexes, entries
+ * re-signed once past half their validity and dropped on revocation. */
+struct api_ocsp;
+
+/* api_ocsp_new builds the responder (responses valid ocsp.validity) with room
+ * for |cache_entries| cached responses (rounded up; 0 for the default).
+ * |issuer| and |st| are borrowed and must outlive it. */
+enum api_err api_ocsp_new(const struct ca_issuer *issuer, struct store *st, int64_t validity_s,
+                          size_t cache_entries, struct api_ocsp **out, struct api_error *err)
+    __attribute__((warn_unused_result));
+
+/* api_ocsp_free frees |o|; NULL is allowed. */
+void api_ocsp_free(struct api_ocsp *o);
+
+/* api_ocsp_invalidate drops the cached responses of |serial| (every hash):
+ * the next request reads the store again. Call it after store_revoke and
+ * before answering. Thread-safe. */
+void api_ocsp_invalidate(struct api_ocsp *o, const unsigned char *serial, size_t serial_len);
+
+/* api_ocsp_respond_der answers the DER OCSP request |der| (POST) and
+ * api_ocsp_respond_base64 the base64 one of GET /ocsp/{base64}: |resp| gets an
+ * application/ocsp-response (status 200, also for OCSP errors:
+ * malformedRequest for garbage, unauthorized for another issuer,
+ * internalError / tryLater when the store fails) with RFC 5019 caching
+ * headers when it came without a nonce. API_ERR_INTERNAL only when out of
+ * memory. Thread-safe. */
+enum api_err api_ocsp_respond_der(struct api_ocsp *o, const unsigned char *der, size_t der_len,
+                                  int64_t now, struct api_response *resp, struct api_error *err)
+    __attribute__((warn_unused_result));
+enum api_err api_ocsp_respond_base64(struct api_ocsp *o, const char *b64, size_t b64_len,
+                                     int64_t now, struct api_response *resp,
+                                     struct api_error *err) __attribute__((warn_unused_result));
+
+struct api_ocsp_stats {
+    uint64_t hits;      /* answered from the cache */
+    uint64_t signs;     /* responses signed (misses, refreshes, nonces) */
+    uint64_t evictions; /* live entries pushed out for room */
+    size_t capacity;    /* entries */
+};
+
+/* api_ocsp_stats_get reads the counters. Thread-safe. */
+void api_ocsp_stats_get(struct api_ocsp *o, struct api_ocsp_stats *out);
+
+/* ---- Handlers and server wiring ---- */
+
+enum api_err api_route_revoke(struct api_request *req, struct api_error *err);
+enum api_err api_route_certs(struct api_request *req, struct api_error *err);
+enum api_err api_route_cert(struct api_request *req, struct api_error *err);
+enum api_err api_route_crl(struct api_request *req, struct api_error *err);
+enum api_err api_route_crl_pem(struct api_request *req, struct api_error *err);
+enum api_err api_route_root_crl(struct api_request *req, struct api_error *err);
+enum api_err api_route_crls_pem(struct api_request *req, struct api_error *err);
+enum api_err api_route_ocsp(struct api_request *req, struct api_error *err);
+enum api_err api_route_ocsp_get(struct api_request *req, struct api_error *err);
+
+/* api_server_crl and api_server_ocsp return the server's publisher and
+ * responder (api/server.c), built at start-up. */
+struct api_crl *api_server_crl(const struct api_server *srv);
+struct api_ocsp *api_server_ocsp(const struct api_server *srv);
 
 #endif

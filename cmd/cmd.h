@@ -114,11 +114,15 @@ struct cmd_admin {
     int json;
 };
 
-/* CMD_ADMIN_OPTIONS are the getopt_long entries of struct cmd_admin's flags. */
+/* CMD_ADMIN_OPTIONS ends a getopt_long option array: the entries of struct
+ * cmd_admin's flags, --help ('h') and the terminating entry. (clang-format 14
+ * would split the last brace of the macro over three lines.) */
+/* clang-format off */
 #define CMD_ADMIN_OPTIONS                                                                          \
     {"server", required_argument, NULL, 'S'}, {"cert", required_argument, NULL, 'C'},              \
-        {"key", required_argument, NULL, 'K'}, {"ca", required_argument, NULL, 'A'},               \
-        {"json", no_argument, NULL, 'J'}
+    {"key", required_argument, NULL, 'K'}, {"ca", required_argument, NULL, 'A'},                   \
+    {"json", no_argument, NULL, 'J'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}
+/* clang-format on */
 
 /* cmd_admin_option stores getopt_long's |c| and |arg| in |a| when it is one of
  * CMD_ADMIN_OPTIONS and returns 1; 0 otherwise. (cmd/revoke.c) */
