@@ -93,6 +93,16 @@ else
   record "sanitizer build" 1
 fi
 
+# libFuzzer (clang, ASan+UBSan): every target for a bounded time; a longer run
+# is `FUZZ_SECONDS=3600 tests/fuzz/run.sh` (tests/fuzz/README.md).
+if FUZZ_SECONDS="${FUZZ_SECONDS:-30}" bash tests/fuzz/run.sh >"$logdir/fuzz.log" 2>&1; then
+  record libfuzzer 0
+else
+  tail -n 40 "$logdir/fuzz.log" >&2
+  record libfuzzer 1
+fi
+grep -E '^fuzz_' "$logdir/fuzz.log" | sed 's/^/libfuzzer /'
+
 if [ $failed -ne 0 ]; then
   printf 'failed: %s\n' "${failures[@]}" >&2
 fi
