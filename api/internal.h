@@ -346,7 +346,8 @@ struct api_request {
     size_t csr_len;
     int64_t ttl_s;    /* 0 when the body names none */
     struct api_request *next; /* signer queue link */
-    const char *url; /* the path as MHD decoded it, valid for the request */
+    /* the path as MHD decoded it, valid for the request */
+    const char *url;
 };
 
 /* ---- Metrics (api/metrics.c): lock-free counters, safe from any thread ---- */
@@ -674,8 +675,8 @@ enum api_err api_agent_token_read(const char *path, char **out, size_t *out_len,
 #define API_BODY_OCSP 2
 
 #define API_CERTS_DEFAULT_LIMIT 100
-#define API_CRL_MIN_INTERVAL_MS 150 /* revocations in a burst share one CRL */
-#define API_ROOT_CRL_CHECK_S    2   /* how often pki.root_crl's mtime is looked at */
+#define API_CRL_MIN_INTERVAL_MS 150   /* revocations in a burst share one CRL */
+#define API_ROOT_CRL_CHECK_S    2     /* how often pki.root_crl's mtime is looked at */
 #define API_OCSP_CACHE_DEFAULT  32768 /* pre-signed responses kept; SIGNET_OCSP_CACHE */
 
 /* api_is_admin says whether |spiffe_id| is listed in auth.admins. */
@@ -735,8 +736,8 @@ struct api_crl;
  * issuer's roots) and starts the publisher. |issuer|, |st| and |cfg| are
  * borrowed and must outlive it. Free it with api_crl_free(). */
 enum api_err api_crl_new(const struct ca_issuer *issuer, struct store *st,
-                         const struct api_config *cfg, struct api_crl **out,
-                         struct api_error *err) __attribute__((warn_unused_result));
+                         const struct api_config *cfg, struct api_crl **out, struct api_error *err)
+    __attribute__((warn_unused_result));
 
 /* api_crl_free stops the publisher and frees |crl|; NULL is allowed. */
 void api_crl_free(struct api_crl *crl);
@@ -799,8 +800,8 @@ enum api_err api_ocsp_respond_der(struct api_ocsp *o, const unsigned char *der, 
                                   int64_t now, struct api_response *resp, struct api_error *err)
     __attribute__((warn_unused_result));
 enum api_err api_ocsp_respond_base64(struct api_ocsp *o, const char *b64, size_t b64_len,
-                                     int64_t now, struct api_response *resp,
-                                     struct api_error *err) __attribute__((warn_unused_result));
+                                     int64_t now, struct api_response *resp, struct api_error *err)
+    __attribute__((warn_unused_result));
 
 struct api_ocsp_stats {
     uint64_t hits;      /* answered from the cache */

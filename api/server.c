@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,10 +34,10 @@
 
 #define API_TLS_TTL_S           (24 * 3600)
 #define API_TLS_MAX_CERTS       8
-#define API_CONNECTION_LIMIT    1024u
+#define API_CONNECTION_LIMIT    4096u
 #define API_CONNECTION_TIMEOUT  10u /* seconds idle */
 #define API_CONNECTION_MEMORY   (32 * 1024)
-#define API_SIGNERS_DEFAULT     16
+#define API_SIGNERS_DEFAULT     64 /* each waits on an fsync: more, bigger group commits */
 #define API_SIGN_QUEUE_DEFAULT  256
 #define API_STOP_GRACE_MS       10000
 #define API_MAINTENANCE_EVERY_S 30
@@ -488,6 +489,24 @@ static unsigned pool_size(void)
     return n < 1 ? 1u : n > 64 ? 64u : (unsigned)n;
 }
 
+/* raise_fd_limit lifts the soft descriptor limit (often 1024) towards the
+ * hard one, so that both listeners can hold API_CONNECTION_LIMIT connections
+ * besides the store, the log and the signers: 1,000 idle connections and a
+ * burst of half-open handshakes must not lock issuance out
+ * (tests/integration/test_faults_connections.sh). Best effort: at the limit,
+ * libmicrohttpd stops accepting until a connection closes. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    rlim_t want = 2 * (rlim_t)API_CONNECTION_LIMIT + 256;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want) {
+        return;
+    }
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 static enum api_err start_daemons(struct api_server *srv, struct api_error *err)
 {
     enum api_err rc = API_OK;
@@ -498,6 +517,7 @@ static enum api_err start_daemons(struct api_server *srv, struct api_error *err)
      * client, which cut handshakes per second by 3-5x on loopback. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME;
 
+    raise_fd_limit();
     TRY(parse_listen("listen.https", srv->cfg.listen_https, &https_addr, err));
     srv->https_listener.srv = srv;
     srv->https_listener.https = 1;

@@ -622,6 +622,16 @@ int64_t ca_issuer_not_after(const struct ca_issuer *issuer)
     return issuer->not_after;
 }
 
+X509 *ca_issuer_cert(const struct ca_issuer *issuer)
+{
+    return issuer->cert;
+}
+
+EVP_PKEY *ca_issuer_key(const struct ca_issuer *issuer)
+{
+    return issuer->key;
+}
+
 /* verify_error turns X509_verify_cert's verdict into a client-safe reason. */
 static enum ca_err verify_error(int code, int depth, struct ca_error *err)
 {

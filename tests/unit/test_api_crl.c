@@ -1,0 +1,374 @@
+/* test_api_crl.c: the CRL publisher of api/crl.c with a real issuer (from
+ * tests/lib/testpki), a real LMDB store and real OpenSSL parsing of what it
+ * publishes: first CRL, re-signing after a revocation, CRL numbers across a
+ * restart, expired entries leaving, the root's CRL and the concatenation. */
+#include <ftw.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "../../api/internal.h"
+#include "testpki.h"
+
+static struct testpki pki;
+static struct ca_issuer *issuer;
+static struct store *st;
+static struct api_config cfg;
+static char db[160];
+
+static void open_store(void)
+{
+    struct store_options so = {.path = db, .map_size = 64u * 1024 * 1024};
+    cr_assert_eq(store_open(&so, &st), STORE_OK);
+}
+
+static void setup(void)
+{
+    struct ca_error cerr = {0};
+    struct ca_policy policy = {.default_ttl_s = 3600, .max_ttl_s = 86400};
+
+    testpki_init(&pki, "example.org");
+    snprintf(policy.trust_domain, sizeof(policy.trust_domain), "example.org");
+    snprintf(policy.public_url, sizeof(policy.public_url), "http://127.0.0.1:8080");
+    cr_assert_eq(ca_issuer_new(pki.inter, pki.inter_key, pki.roots, &policy, &issuer, &cerr), CA_OK,
+                 "%s", cerr.msg);
+    snprintf(db, sizeof(db), "%s/db", pki.dir);
+    open_store();
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.crl_validity_s = 86400;
+    cfg.crl_refresh_s = 3600;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void teardown(void)
+{
+    store_close(st);
+    ca_issuer_free(issuer);
+    nftw(db, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    testpki_cleanup(&pki);
+}
+
+TestSuite(api_crl, .init = setup, .fini = teardown);
+
+/* put_record records serial {0x42, n} valid until |not_after|. */
+static void put_record(unsigned char n, int64_t not_after)
+{
+    static unsigned char cert[] = {0x30, 0x03, 0x02, 0x01, 0x01};
+    struct store_record rec = {
+        .serial = {0x42, n},
+        .serial_len = 2,
+        .spiffe_id = "spiffe://example.org/w",
+        .issued_at = not_after - 7200,
+        .not_before = not_after - 7200,
+        .not_after = not_after,
+        .cert_der = cert,
+        .cert_der_len = sizeof(cert),
+    };
+    cr_assert_eq(store_put(st, &rec), STORE_OK);
+}
+
+static void revoke_serial(unsigned char n, int32_t reason)
+{
+    unsigned char serial[2] = {0x42, n};
+    cr_assert_eq(store_revoke(st, serial, 2, api_now() - 10, reason, NULL), STORE_OK);
+}
+
+/* fetch returns the document |which| parsed as a CRL (X509_CRL_free it). */
+static X509_CRL *fetch(struct api_crl *crl, enum api_crl_doc which, struct api_response *resp)
+{
+    struct api_error err = {0};
+    memset(resp, 0, sizeof(*resp));
+    cr_assert_eq(api_crl_respond(crl, which, api_now(), resp, &err), API_OK, "%s", err.msg);
+    X509_CRL *x = NULL;
+    if (which == API_CRL_DOC_DER || which == API_CRL_DOC_ROOT_DER) {
+        const unsigned char *p = resp->body;
+        x = d2i_X509_CRL(NULL, &p, (long)resp->body_len);
+    } else {
+        BIO *bio = BIO_new_mem_buf(resp->body, (int)resp->body_len);
+        x = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+        BIO_free(bio);
+    }
+    cr_assert_not_null(x);
+    return x;
+}
+
+static long crl_number(X509_CRL *x)
+{
+    ASN1_INTEGER *n = X509_CRL_get_ext_d2i(x, NID_crl_number, NULL, NULL);
+    cr_assert_not_null(n);
+    long v = ASN1_INTEGER_get(n);
+    ASN1_INTEGER_free(n);
+    return v;
+}
+
+/* num_revoked counts the entries (an empty CRL has no list at all). */
+static int num_revoked(X509_CRL *x)
+{
+    STACK_OF(X509_REVOKED) *revs = X509_CRL_get_REVOKED(x);
+    return revs == NULL ? 0 : sk_X509_REVOKED_num(revs);
+}
+
+static int lists(X509_CRL *x, unsigned char n)
+{
+    STACK_OF(X509_REVOKED) *revs = X509_CRL_get_REVOKED(x);
+    for (int i = 0; i < sk_X509_REVOKED_num(revs); i++) {
+        const ASN1_INTEGER *s = X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revs, i));
+        if (ASN1_INTEGER_get(s) == (0x42L << 8 | n)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* wait_number polls until the CRL number passes |than| (at most 5 s). */
+static X509_CRL *wait_number(struct api_crl *crl, uint64_t than)
+{
+    for (int i = 0; i < 500 && api_crl_number(crl) <= than; i++) {
+        usleep(10000);
+    }
+    struct api_response resp;
+    X509_CRL *x = fetch(crl, API_CRL_DOC_DER, &resp);
+    api_response_cleanup(&resp);
+    return x;
+}
+
+Test(api_crl, signs_a_first_crl_that_verifies_with_the_intermediate)
+{
+    struct api_crl *crl = NULL;
+    struct api_response resp;
+
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, NULL), API_OK);
+    X509_CRL *x = fetch(crl, API_CRL_DOC_DER, &resp);
+    cr_assert_str_eq(resp.content_type, "application/pkix-crl");
+    cr_assert_eq(X509_CRL_verify(x, pki.inter_key), 1);
+    cr_assert_eq(crl_number(x), 1);
+    cr_assert_eq((uint64_t)crl_number(x), api_crl_number(crl));
+    cr_assert_eq(num_revoked(x), 0);
+    cr_assert_str_eq(resp.etag, "\"1\"");
+    cr_assert_str_eq(resp.cache_control, "public, max-age=3600");
+    cr_assert_neq(resp.last_modified[0], '\0');
+    cr_assert_neq(resp.expires[0], '\0');
+    X509_CRL_free(x);
+    api_response_cleanup(&resp);
+    api_crl_free(crl);
+}
+
+Test(api_crl, resigns_after_a_revocation_listing_the_serial)
+{
+    struct api_crl *crl = NULL;
+
+    put_record(1, api_now() + 3600);
+    put_record(2, api_now() + 3600);
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, NULL), API_OK);
+    uint64_t before = api_crl_number(crl);
+    revoke_serial(1, CA_REASON_KEY_COMPROMISE);
+    api_crl_revoked(crl);
+    X509_CRL *x = wait_number(crl, before);
+    cr_assert_gt((uint64_t)crl_number(x), before);
+    cr_assert(lists(x, 1));
+    cr_assert_not(lists(x, 2));
+    cr_assert_eq(X509_CRL_verify(x, pki.inter_key), 1);
+    X509_CRL_free(x);
+    api_crl_free(crl);
+}
+
+Test(api_crl, coalesces_a_burst_of_revocations_into_few_crls)
+{
+    struct api_crl *crl = NULL;
+
+    for (unsigned char n = 1; n <= 50; n++) {
+        put_record(n, api_now() + 3600);
+    }
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, NULL), API_OK);
+    uint64_t before = api_crl_number(crl);
+    for (unsigned char n = 1; n <= 50; n++) {
+        revoke_serial(n, CA_REASON_SUPERSEDED);
+        api_crl_revoked(crl);
+    }
+    X509_CRL *x = NULL;
+    for (int i = 0; i < 500; i++) {
+        x = wait_number(crl, before);
+        if (lists(x, 50)) {
+            break;
+        }
+        X509_CRL_free(x);
+        x = NULL;
+        usleep(10000);
+    }
+    cr_assert_not_null(x, "the last revocation never reached the CRL");
+    cr_assert_eq(num_revoked(x), 50);
+    /* 50 revocations, each committed (and synced) before the next: far
+     * fewer CRLs than revocations. */
+    cr_assert_lt(api_crl_number(crl) - before, 50);
+    X509_CRL_free(x);
+    api_crl_free(crl);
+}
+
+Test(api_crl, never_reuses_a_crl_number_after_a_restart)
+{
+    struct api_crl *crl = NULL;
+
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, NULL), API_OK);
+    uint64_t first = api_crl_number(crl);
+    api_crl_free(crl);
+    store_close(st);
+    open_store();
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, NULL), API_OK);
+    cr_assert_gt(api_crl_number(crl), first);
+    api_crl_free(crl);
+}
+
+Test(api_crl, drops_expired_revoked_certificates_after_one_more_refresh)
+{
+    struct api_crl *crl = NULL;
+    struct api_response resp;
+
+    put_record(1, api_now() + 3600);     /* valid */
+    put_record(2, api_now() - 60);       /* expired a minute ago: kept one refresh more */
+    put_record(3, api_now() - 2 * 3600); /* expired two refreshes ago: gone */
+    revoke_serial(1, CA_REASON_KEY_COMPROMISE);
+    revoke_serial(2, CA_REASON_KEY_COMPROMISE);
+    revoke_serial(3, CA_REASON_KEY_COMPROMISE);
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, NULL), API_OK);
+    X509_CRL *x = fetch(crl, API_CRL_DOC_DER, &resp);
+    cr_assert(lists(x, 1));
+    cr_assert(lists(x, 2));
+    cr_assert_not(lists(x, 3));
+    X509_CRL_free(x);
+    api_response_cleanup(&resp);
+    api_crl_free(crl);
+}
+
+Test(api_crl, answers_not_found_for_the_root_crl_when_none_is_configured)
+{
+    struct api_crl *crl = NULL;
+    struct api_response resp;
+    struct api_error err = {0};
+
+    memset(&resp, 0, sizeof(resp));
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, NULL), API_OK);
+    cr_assert_eq(api_crl_respond(crl, API_CRL_DOC_ROOT_DER, api_now(), &resp, &err),
+                 API_ERR_NOT_FOUND);
+    X509_CRL *x = fetch(crl, API_CRL_DOC_ALL_PEM, &resp);
+    cr_assert_eq(X509_CRL_verify(x, pki.inter_key), 1);
+    X509_CRL_free(x);
+    api_response_cleanup(&resp);
+    api_crl_free(crl);
+}
+
+/* write_crl_file writes a DER CRL signed by |key| for |issuer_cert| to
+ * dir/|name| and puts its path in |path|. */
+static void write_crl_file(X509 *issuer_cert, EVP_PKEY *key, uint64_t number, const char *name,
+                           char *path, size_t path_len)
+{
+    unsigned char *der = NULL;
+    size_t der_len = 0;
+    struct ca_error cerr = {0};
+    int64_t now = api_now();
+
+    cr_assert_eq(
+        ca_crl_build(issuer_cert, key, NULL, 0, number, now, now + 86400, &der, &der_len, &cerr),
+        CA_OK, "%s", cerr.msg);
+    snprintf(path, path_len, "%s/%s", pki.dir, name);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(der, 1, der_len, f), der_len);
+    fclose(f);
+    OPENSSL_free(der);
+}
+
+/* write_root_crl writes a CRL signed by |key| for |issuer_cert| to dir/name
+ * and makes it pki.root_crl (before api_crl_new only: the publisher reads cfg). */
+static void write_root_crl(X509 *issuer_cert, EVP_PKEY *key, uint64_t number, const char *name)
+{
+    write_crl_file(issuer_cert, key, number, name, cfg.pki_root_crl, sizeof(cfg.pki_root_crl));
+}
+
+Test(api_crl, serves_the_root_crl_and_both_crls_in_crls_pem)
+{
+    struct api_crl *crl = NULL;
+    struct api_response resp;
+
+    write_root_crl(pki.root, pki.root_key, 7, "root.crl");
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, NULL), API_OK);
+    X509_CRL *root = fetch(crl, API_CRL_DOC_ROOT_DER, &resp);
+    cr_assert_eq(X509_CRL_verify(root, pki.root_key), 1);
+    cr_assert_eq(crl_number(root), 7);
+    X509_CRL_free(root);
+    api_response_cleanup(&resp);
+
+    memset(&resp, 0, sizeof(resp));
+    cr_assert_eq(api_crl_respond(crl, API_CRL_DOC_ALL_PEM, api_now(), &resp, NULL), API_OK);
+    BIO *bio = BIO_new_mem_buf(resp.body, (int)resp.body_len);
+    X509_CRL *first = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+    X509_CRL *second = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+    cr_assert_not_null(first);
+    cr_assert_not_null(second);
+    cr_assert_eq(X509_CRL_verify(first, pki.inter_key), 1);
+    cr_assert_eq(X509_CRL_verify(second, pki.root_key), 1);
+    X509_CRL_free(first);
+    X509_CRL_free(second);
+    BIO_free(bio);
+    api_response_cleanup(&resp);
+    api_crl_free(crl);
+}
+
+Test(api_crl, refuses_a_root_crl_not_signed_by_a_root)
+{
+    struct api_crl *crl = NULL;
+    struct api_error err = {0};
+
+    /* Signed by the intermediate: a CRL, but not the root's. */
+    write_root_crl(pki.inter, pki.inter_key, 1, "fake.crl");
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, &err), API_ERR_BAD_REQUEST);
+    cr_assert_null(crl);
+    cr_assert(strstr(err.msg, "pki.root_crl") != NULL, "%s", err.msg);
+}
+
+Test(api_crl, refuses_a_root_crl_file_that_is_not_a_crl)
+{
+    struct api_crl *crl = NULL;
+    struct api_error err = {0};
+    char path[256];
+
+    testpki_write(&pki, "junk.crl", "not a CRL\n", 10, path, sizeof(path));
+    snprintf(cfg.pki_root_crl, sizeof(cfg.pki_root_crl), "%s", path);
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, &err), API_ERR_BAD_REQUEST);
+    cr_assert_null(crl);
+}
+
+Test(api_crl, rereads_the_root_crl_when_the_file_changes)
+{
+    struct api_crl *crl = NULL;
+    struct api_response resp;
+
+    write_root_crl(pki.root, pki.root_key, 1, "root.crl");
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, NULL), API_OK);
+    /* A different size and a new inode, whatever the mtime granularity. */
+    char fresh[API_MAX_PATH_LEN];
+    write_crl_file(pki.root, pki.root_key, 0x123456789, "root2.crl", fresh, sizeof(fresh));
+    cr_assert_eq(rename(fresh, cfg.pki_root_crl), 0);
+    long number = 0;
+    for (int i = 0; i < 100 && number != 0x123456789; i++) {
+        usleep(100000);
+        X509_CRL *x = fetch(crl, API_CRL_DOC_ROOT_DER, &resp);
+        number = crl_number(x);
+        X509_CRL_free(x);
+        api_response_cleanup(&resp);
+    }
+    cr_assert_eq(number, 0x123456789);
+    api_crl_free(crl);
+}
