@@ -201,7 +201,6 @@ int api_dns_name_check(const char *s, size_t len);
 
 #include <microhttpd.h>
 
-
 /* Routes. The order is the order of the metrics' route labels. */
 enum api_route_id {
     API_ROUTE_SIGN,
@@ -233,9 +232,9 @@ struct api_route {
     enum api_route_id id;
     const char *method; /* "GET" or "POST" */
     const char *path;
-    const char *name;  /* metrics and log label */
-    int plain_http;    /* also served on the plain HTTP listener: (H) in CONTRACT section 6 */
-    int json_body;     /* POST with an application/json body of at most API_MAX_BODY_LEN */
+    const char *name;   /* metrics and log label */
+    int plain_http;     /* also served on the plain HTTP listener: (H) in CONTRACT section 6 */
+    int json_body;      /* POST with an application/json body of at most API_MAX_BODY_LEN */
     int cache_no_store; /* the response holds certificates or records */
     /* handler answers the request (fills req->resp) and returns API_OK, or
      * returns an error for the caller to answer; a handler that hands the
@@ -290,10 +289,10 @@ struct api_response {
     const char *content_type; /* static string */
     unsigned char *body;      /* owned, malloc-ed; freed with the request */
     size_t body_len;
-    char allow[32];     /* Allow header for 405, "" otherwise */
-    int retry_after;    /* seconds for a Retry-After header; 0 for none */
-    const char *error;  /* wire code for the log, NULL on success */
-    char message[160];  /* error message for the log */
+    char allow[32];    /* Allow header for 405, "" otherwise */
+    int retry_after;   /* seconds for a Retry-After header; 0 for none */
+    const char *error; /* wire code for the log, NULL on success */
+    char message[160]; /* error message for the log */
     /* HTTP caching of public documents (CRLs, OCSP): each header is sent
      * when non-empty. */
     char cache_control[96];
@@ -325,7 +324,7 @@ struct api_request {
     const struct api_route *route; /* NULL until matched */
     enum api_route_id route_id;
     int https;
-    int phase; /* api/http.c's enum phase */
+    int phase;   /* api/http.c's enum phase */
     int pending; /* handed to a signer: the connection is suspended */
     int refused; /* answered with |refusal| once the body has been read and discarded */
     struct api_error refusal;
@@ -341,10 +340,10 @@ struct api_request {
     size_t token_len;
     unsigned char *peer_der; /* client certificate, or NULL */
     size_t peer_der_len;
-    void *doc;        /* the parsed body (json_t), owning csr */
-    const char *csr;  /* borrowed from doc */
+    void *doc;       /* the parsed body (json_t), owning csr */
+    const char *csr; /* borrowed from doc */
     size_t csr_len;
-    int64_t ttl_s;    /* 0 when the body names none */
+    int64_t ttl_s;            /* 0 when the body names none */
     struct api_request *next; /* signer queue link */
     /* the path as MHD decoded it, valid for the request */
     const char *url;
@@ -415,8 +414,8 @@ void api_log_request(FILE *f, enum api_log_level min_level, const struct api_log
 
 /* api_log_event writes a JSON line {"ts","level","msg"} plus an optional
  * "error" field (NULL for none) to |f| when |level| >= |min_level|. */
-void api_log_event(FILE *f, enum api_log_level min_level, enum api_log_level level,
-                   const char *msg, const char *error);
+void api_log_event(FILE *f, enum api_log_level min_level, enum api_log_level level, const char *msg,
+                   const char *error);
 
 /* api_log_level_parse maps "debug", "info", "warn", "error" (NULL: info). */
 enum api_log_level api_log_level_parse(const char *name);
@@ -456,9 +455,9 @@ void api_signer_free(struct api_signer *s);
  * "ttl": duration} (ttl optional). |*out_csr| borrows from |*out_doc| (a
  * jansson json_t the caller json_decref-s); |*out_ttl_s| is 0 when absent.
  * API_ERR_BAD_REQUEST naming the key for anything else. */
-enum api_err api_sign_parse_body(const char *body, size_t len, void **out_doc,
-                                 const char **out_csr, size_t *out_csr_len, int64_t *out_ttl_s,
-                                 struct api_error *err) __attribute__((warn_unused_result));
+enum api_err api_sign_parse_body(const char *body, size_t len, void **out_doc, const char **out_csr,
+                                 size_t *out_csr_len, int64_t *out_ttl_s, struct api_error *err)
+    __attribute__((warn_unused_result));
 
 /* api_renew_after picks the renew_after time for a certificate valid from
  * |not_before| (which is 60 s before issuance) to |not_after|: about half the
@@ -550,8 +549,8 @@ void api_http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 /* api_signer_submit suspends |req|'s connection and queues it for a signer.
  * API_ERR_OVERLOADED (connection not suspended) when the queue is full,
  * API_ERR_UNAVAILABLE while stopping. Called on a poll thread. */
-enum api_err api_signer_submit(struct api_signer *s, struct api_request *req,
-                               struct api_error *err) __attribute__((warn_unused_result));
+enum api_err api_signer_submit(struct api_signer *s, struct api_request *req, struct api_error *err)
+    __attribute__((warn_unused_result));
 
 /* ==== HTTP client (api/client.c) ==== */
 
