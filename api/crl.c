@@ -392,6 +392,18 @@ static void wait_until(struct api_crl *crl, uint64_t deadline_ns)
     pthread_cond_timedwait(&crl->cv, &crl->mu, &ts);
 }
 
+/* prune drops expired jti entries and records expired more than
+ * API_STORE_RETENTION_S ago; revoked records the CRL still lists are younger. */
+static void prune(struct api_crl *crl)
+{
+    size_t num = 0;
+    enum store_err src = store_prune(crl->st, api_now(), API_STORE_RETENTION_S, &num);
+    if (src != STORE_OK) {
+        api_log_event(stderr, crl->log_level, API_LOG_WARN, "pruning the store failed",
+                      store_err_name(src));
+    }
+}
+
 static void *publisher_main(void *arg)
 {
     struct api_crl *crl = arg;
@@ -431,6 +443,9 @@ static void *publisher_main(void *arg)
                 crl->root_err[0] = '\0';
             }
             crl->next_root_check_ns = mono_ns() + API_ROOT_CRL_CHECK_S * 1000 * MS;
+        }
+        if (now >= crl->next_refresh_ns) {
+            prune(crl);
         }
         if (sign) {
             struct api_error err = {0};

@@ -674,9 +674,13 @@ enum api_err api_agent_token_read(const char *path, char **out, size_t *out_len,
 #define API_BODY_OCSP 2
 
 #define API_CERTS_DEFAULT_LIMIT 100
-#define API_CRL_MIN_INTERVAL_MS 150   /* revocations in a burst share one CRL */
-#define API_ROOT_CRL_CHECK_S    2     /* how often pki.root_crl's mtime is looked at */
-#define API_OCSP_CACHE_DEFAULT  32768 /* pre-signed responses kept; SIGNET_OCSP_CACHE */
+#define API_CRL_MIN_INTERVAL_MS 150 /* revocations in a burst share one CRL */
+#define API_ROOT_CRL_CHECK_S    2   /* how often pki.root_crl's mtime is looked at */
+/* Expired records are kept this long after their notAfter, then pruned (with
+ * expired jti entries) at every scheduled CRL refresh, so that the store does
+ * not grow until its map is full. */
+#define API_STORE_RETENTION_S  (7 * 24 * 3600)
+#define API_OCSP_CACHE_DEFAULT 32768 /* pre-signed responses kept; SIGNET_OCSP_CACHE */
 
 /* api_is_admin says whether |spiffe_id| is listed in auth.admins. */
 int api_is_admin(const struct api_config *cfg, const char *spiffe_id);

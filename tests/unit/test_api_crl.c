@@ -372,3 +372,29 @@ Test(api_crl, rereads_the_root_crl_when_the_file_changes)
     cr_assert_eq(number, 0x123456789);
     api_crl_free(crl);
 }
+
+Test(api_crl, prunes_records_expired_past_the_retention_at_a_scheduled_refresh)
+{
+    struct api_crl *crl = NULL;
+    unsigned char old[2] = {0x42, 1};
+    unsigned char fresh[2] = {0x42, 2};
+    struct store_record rec = {0};
+
+    put_record(1, api_now() - API_STORE_RETENTION_S - 3600);
+    put_record(2, api_now() + 3600);
+    cr_assert_eq(store_jti_use(st, "spent", 5, api_now() - 3600), STORE_OK);
+    cfg.crl_refresh_s = 1;
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, NULL), API_OK);
+    enum store_err src = STORE_OK;
+    for (int i = 0; i < 40 && src != STORE_ERR_NOT_FOUND; i++) {
+        usleep(100 * 1000);
+        src = store_get(st, old, sizeof(old), &rec);
+        store_record_cleanup(&rec);
+    }
+    api_crl_free(crl);
+    cr_assert_eq(src, STORE_ERR_NOT_FOUND, "the long-expired record was not pruned");
+    cr_assert_eq(store_get(st, fresh, sizeof(fresh), &rec), STORE_OK);
+    store_record_cleanup(&rec);
+    /* The expired jti is gone too, so the same id is accepted again. */
+    cr_assert_eq(store_jti_use(st, "spent", 5, api_now() + 60), STORE_OK);
+}
