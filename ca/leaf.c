@@ -40,7 +40,10 @@ static enum ca_err resolve_not_after(const struct ca_issuer *issuer, int64_t ttl
         ttl_s = issuer->policy.max_ttl_s;
     }
     int64_t left = 0;
-    if (__builtin_sub_overflow(issuer->not_after, now, &left) || left < MIN_ISSUER_S) {
+    if (__builtin_sub_overflow(issuer->not_after, now, &left) || left <= 0) {
+        return ca_fail(err, CA_ERR_ISSUER_EXPIRED, "the intermediate CA has expired");
+    }
+    if (left < MIN_ISSUER_S) {
         return ca_fail(err, CA_ERR_ISSUER_EXPIRED,
                        "the intermediate CA expires in less than %d seconds", MIN_ISSUER_S);
     }
@@ -231,7 +234,8 @@ void ca_serial_hex(const unsigned char *serial, size_t len, char *out)
 
 /* sign signs the certificate with the intermediate key and the digest fixed
  * at start-up (ecdsa-with-SHA256 for P-256, SHA-384 for P-384, pure Ed25519,
- * sha256WithRSAEncryption). X509_sign_ctx writes signature and both
+ * sha256WithRSAEncryption), from a copy of the issuer's pre-initialised
+ * context when there is one. X509_sign_ctx writes signature and both
  * AlgorithmIdentifiers. */
 static enum ca_err sign(const struct ca_issuer *issuer, X509 *cert, struct ca_error *err)
 {
@@ -239,8 +243,12 @@ static enum ca_err sign(const struct ca_issuer *issuer, X509 *cert, struct ca_er
     EVP_MD_CTX *mctx = EVP_MD_CTX_new();
 
     ENSURE(mctx != NULL, CA_ERR_INTERNAL, "out of memory");
-    OSSL(EVP_DigestSignInit(mctx, NULL, issuer->sign_md, NULL, issuer->key), CA_ERR_INTERNAL,
-         "cannot start signing");
+    if (issuer->sign_ctx != NULL) {
+        OSSL(EVP_MD_CTX_copy_ex(mctx, issuer->sign_ctx), CA_ERR_INTERNAL, "cannot start signing");
+    } else {
+        OSSL(EVP_DigestSignInit(mctx, NULL, issuer->sign_md, NULL, issuer->key), CA_ERR_INTERNAL,
+             "cannot start signing");
+    }
     ENSURE(X509_sign_ctx(cert, mctx) > 0, CA_ERR_INTERNAL, "cannot sign the certificate");
 out:
     ERR_clear_error();

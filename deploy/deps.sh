@@ -7,10 +7,10 @@ packages=(
   build-essential cmake pkg-config clang clang-format clang-tidy libclang-rt-14-dev
   libssl-dev openssl libmicrohttpd-dev libgnutls28-dev gnutls-bin liblmdb-dev lmdb-utils
   libjwt-dev libjansson-dev libcurl4-openssl-dev curl libcriterion-dev
-  procps psmisc python3
+  procps psmisc python3 testssl.sh faketime
 )
 if [ "${1:-}" = "--bench" ]; then
-  packages+=(wrk golang-cfssl linux-perf valgrind)
+  packages+=(wrk golang-cfssl linux-perf valgrind gnuplot-nox)
 fi
 
 missing=()
