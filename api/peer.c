@@ -7,6 +7,7 @@
 
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
+#include <openssl/crypto.h>
 
 #include "internal.h"
 
@@ -56,6 +57,11 @@ enum api_err api_peer_verify(const struct ca_issuer *issuer, struct store *st,
     ENSURE(src != STORE_ERR_NOT_FOUND, API_ERR_UNAUTHENTICATED,
            "client certificate refused: serial %s was not issued by this server", out->serial_hex);
     ENSURE(src == STORE_OK, API_ERR_UNAVAILABLE, "the issuance store cannot be read");
+    /* The record must hold this very certificate: a serial alone is not proof. */
+    ENSURE(rec.cert_der_len == der_len && CRYPTO_memcmp(rec.cert_der, der, der_len) == 0,
+           API_ERR_UNAUTHENTICATED,
+           "client certificate refused: serial %s was recorded for another certificate",
+           out->serial_hex);
     ENSURE(rec.revoked_at == 0, API_ERR_UNAUTHENTICATED,
            "client certificate refused: serial %s is revoked", out->serial_hex);
 out:

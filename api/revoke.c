@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <openssl/crypto.h>
 
 #include "internal.h"
 
@@ -82,6 +83,12 @@ static enum api_err authenticate(struct api_request *req, const struct api_revok
            "client certificate refused: serial %s was not issued by this server",
            out->peer.serial_hex);
     ENSURE(src == STORE_OK, API_ERR_UNAVAILABLE, "the issuance store cannot be read");
+    /* The record must hold this very certificate: a serial alone is not proof. */
+    ENSURE(rec.cert_der_len == req->peer_der_len &&
+               CRYPTO_memcmp(rec.cert_der, req->peer_der, req->peer_der_len) == 0,
+           API_ERR_UNAUTHENTICATED,
+           "client certificate refused: serial %s was recorded for another certificate",
+           out->peer.serial_hex);
     out->is_target = out->peer.serial_len == b->serial_len &&
                      memcmp(out->peer.serial, b->serial, b->serial_len) == 0;
     out->already_revoked = rec.revoked_at != 0;

@@ -283,6 +283,28 @@ out:
     return rc;
 }
 
+/* renew_cap returns, in |*out_ttl_s|, the lifetime the presented certificate
+ * was given (its notBefore is backdated by 60 s): a renewal never outlives it,
+ * or a provisioner's max_ttl would end at the first renewal. */
+static enum api_err renew_cap(struct api_request *req, const struct ca_peer *peer,
+                              int64_t *out_ttl_s, struct api_error *err)
+{
+    enum api_err rc = API_OK;
+    struct store_record rec;
+
+    memset(&rec, 0, sizeof(rec));
+    enum store_err src =
+        store_get(api_server_store(req->srv), peer->serial, peer->serial_len, &rec);
+    ENSURE(src == STORE_OK, API_ERR_UNAVAILABLE, "the issuance store cannot be read");
+    *out_ttl_s = rec.not_after - rec.not_before - 60;
+    if (*out_ttl_s < 60) {
+        *out_ttl_s = 60;
+    }
+out:
+    store_record_cleanup(&rec);
+    return rc;
+}
+
 static enum api_err authenticate(struct api_request *req, int64_t now, struct api_principal *p,
                                  struct api_error *err)
 {
@@ -307,7 +329,7 @@ static enum api_err authenticate(struct api_request *req, int64_t now, struct ap
     for (size_t i = 0; i < p->num_dns_names; i++) {
         snprintf(p->dns_names[i], sizeof(p->dns_names[i]), "%s", peer.dns_names[i]);
     }
-    p->max_ttl_s = 0;
+    TRY(renew_cap(req, &peer, &p->max_ttl_s, err));
 out:
     return rc;
 }

@@ -601,3 +601,326 @@ Test(api_auth, kubernetes_only_config_needs_no_store_and_knows_no_provisioner)
     cr_assert_eq(rc, API_ERR_UNAUTHENTICATED);
     cr_assert_str_eq(err.msg, "unknown issuer");
 }
+
+/* ---- Adversarial review: replay races, the token cache, claim edge cases ---- */
+
+#include <pthread.h>
+
+#include <openssl/evp.h>
+
+struct racer {
+    const char *token;
+    pthread_barrier_t *start;
+    enum api_err rc;
+    struct api_principal who;
+    struct api_error err;
+};
+
+static void *race_one(void *arg)
+{
+    struct racer *r = arg;
+    pthread_barrier_wait(r->start);
+    r->rc = api_auth_bearer(auth, r->token, strlen(r->token), NOW, &r->who, &r->err);
+    return NULL;
+}
+
+Test(api_auth, one_provisioner_token_used_by_eight_threads_at_once_succeeds_exactly_once)
+{
+    enum {
+        N = 8
+    };
+    char *t = prov_token(prov_key, prov_claims("race", NOW, NOW + 60, ""));
+    pthread_barrier_t start;
+    pthread_t th[N];
+    struct racer r[N];
+    cr_assert_eq(pthread_barrier_init(&start, NULL, N), 0);
+    for (int i = 0; i < N; i++) {
+        memset(&r[i], 0, sizeof(r[i]));
+        r[i].token = t;
+        r[i].start = &start;
+        cr_assert_eq(pthread_create(&th[i], NULL, race_one, &r[i]), 0);
+    }
+    int wins = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        if (r[i].rc == API_OK) {
+            wins++;
+            cr_assert_str_eq(r[i].who.spiffe_id, PSUB);
+        } else {
+            cr_assert_eq(r[i].rc, API_ERR_UNAUTHENTICATED);
+            cr_assert_str_eq(r[i].err.msg, "token already used");
+        }
+    }
+    pthread_barrier_destroy(&start);
+    free(t);
+    cr_assert_eq(wins, 1, "%d threads won the race", wins);
+}
+
+/* slot_of is the cache slot api/auth.c files a token under: the first byte of
+ * its SHA-256 (mod 256). */
+static unsigned slot_of(const char *token)
+{
+    unsigned char md[32];
+    cr_assert_eq(EVP_Digest(token, strlen(token), md, NULL, EVP_sha256(), NULL), 1);
+    return md[0];
+}
+
+/* k8s_for fills |claims| with a token body for namespace |ns|, service account
+ * |sa| and pod |pod| (the pod name only changes the token's bytes). */
+static const char *k8s_for(const char *ns, const char *sa, int pod)
+{
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"" ISS "\",\"aud\":[\"signet\"],\"exp\":%lld,\"iat\":%lld,"
+             "\"kubernetes.io\":{\"namespace\":\"%s\",\"pod\":{\"name\":\"p-%d\"},"
+             "\"serviceaccount\":{\"name\":\"%s\",\"uid\":\"1\"}}}",
+             NOW + 600, NOW - 5, ns, pod, sa);
+    return claims;
+}
+
+Test(api_auth, cache_slot_collision_never_returns_another_tokens_identity)
+{
+    char *a = k8s_token(ec_key, "ES256", "ec1", k8s_for("default", "web", 0));
+    char *b = NULL;
+    for (int pod = 1; pod < 4096 && b == NULL; pod++) {
+        char *c = k8s_token(ec_key, "ES256", "ec1", k8s_for("kube-system", "admin", pod));
+        if (slot_of(c) == slot_of(a)) {
+            b = c;
+        } else {
+            free(c);
+        }
+    }
+    cr_assert_not_null(b, "no token found in the same cache slot");
+    /* a is cached, then b takes the same slot, then a again, then b again:
+     * each answer is the token's own identity. */
+    for (int round = 0; round < 2; round++) {
+        cr_assert_eq(bearer(a), API_OK, "%s", err.msg);
+        cr_assert_str_eq(who.spiffe_id, "spiffe://example.org/ns/default/sa/web");
+        cr_assert_eq(bearer(b), API_OK, "%s", err.msg);
+        cr_assert_str_eq(who.spiffe_id, "spiffe://example.org/ns/kube-system/sa/admin");
+    }
+    free(a);
+    free(b);
+}
+
+Test(api_auth, cached_token_with_another_signature_is_verified_and_refused)
+{
+    char *t = k8s_token(ec_key, "ES256", "ec1", k8s_default());
+    cr_assert_eq(bearer(t), API_OK, "%s", err.msg); /* now cached */
+    /* Same header and payload, signature of another key: not a cache hit. */
+    char *other = k8s_token(other_ec, "ES256", "ec1", k8s_default());
+    char *dot = strrchr(t, '.');
+    char *odot = strrchr(other, '.');
+    size_t keep = (size_t)(dot - t);
+    char *forged = malloc(keep + strlen(odot) + 1);
+    memcpy(forged, t, keep);
+    memcpy(forged + keep, odot, strlen(odot) + 1);
+    free(other);
+    refused(forged, "signature invalid");
+    /* A prefix of the cached token is not a hit either. */
+    enum api_err rc = api_auth_bearer(auth, t, strlen(t) - 1, NOW, &who, &err);
+    free(t);
+    cr_assert_eq(rc, API_ERR_UNAUTHENTICATED);
+}
+
+Test(api_auth, spent_provisioner_token_with_its_signature_re_encoded_is_still_a_replay)
+{
+    char *t = prov_token(prov_key, prov_claims("reenc", NOW, NOW + 60, ""));
+    cr_assert_eq(bearer(t), API_OK, "%s", err.msg);
+    /* A 64-byte signature is 86 base64url characters; the last one carries 4
+     * unused bits. Flipping them gives other bytes for the same signature. */
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t len = strlen(t);
+    const char *at = strchr(b64, t[len - 1]);
+    cr_assert_not_null(at);
+    int idx = (int)(at - b64);
+    cr_assert_eq(idx & 0xf, 0, "a canonical encoding has the unused bits clear");
+    for (int k = 1; k < 16; k++) {
+        char *v = strdup(t);
+        v[len - 1] = b64[(idx & ~0xf) | k];
+        enum api_err rc = bearer(v);
+        free(v);
+        cr_assert_eq(rc, API_ERR_UNAUTHENTICATED, "a re-encoded token was accepted");
+        cr_assert(strcmp(err.msg, "token already used") == 0 ||
+                      strcmp(err.msg, "signature invalid") == 0,
+                  "%s", err.msg);
+    }
+    free(t);
+}
+
+Test(api_auth, audience_edge_cases_are_refused)
+{
+    refused(k8s_token(ec_key, "ES256", "ec1", k8s_claims(ISS, "[]", NOW + 60)),
+            "token audience not accepted");
+    /* jansson refuses \u0000 without JSON_ALLOW_NUL: the payload is not JSON. */
+    refused(k8s_token(ec_key, "ES256", "ec1", k8s_claims(ISS, "\"signet\\u0000x\"", NOW + 60)),
+            "malformed token: payload is not JSON");
+    refused(k8s_token(ec_key, "ES256", "ec1", k8s_claims(ISS, "[\"SIGNET\"]", NOW + 60)),
+            "token audience not accepted");
+    refused(k8s_token(ec_key, "ES256", "ec1", k8s_claims(ISS, "[\"signet \"]", NOW + 60)),
+            "token audience not accepted");
+    refused(k8s_token(ec_key, "ES256", "ec1", k8s_claims(ISS, "[[\"signet\"]]", NOW + 60)),
+            "token audience malformed");
+    refused(k8s_token(ec_key, "ES256", "ec1", k8s_claims(ISS, "{\"signet\":1}", NOW + 60)),
+            "token audience missing or malformed");
+    refused(k8s_token(ec_key, "ES256", "ec1",
+                      k8s_claims(ISS,
+                                 "[\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\","
+                                 "\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"signet\"]",
+                                 NOW + 60)),
+            "token audience missing or malformed");
+    /* The Kubernetes audience does not open the provisioner door, nor the reverse. */
+    refused(prov_token(prov_key, "{\"iss\":\"bootstrap\",\"sub\":\"" PSUB "\",\"aud\":\"signet\","
+                                 "\"jti\":\"aud1\",\"iat\":1900000000,\"exp\":1900000060}"),
+            "token audience not accepted");
+    refused(k8s_token(ec_key, "ES256", "ec1", k8s_claims(ISS, "\"" PAUD "\"", NOW + 60)),
+            "token audience not accepted");
+}
+
+Test(api_auth, time_claims_at_the_integer_limits_are_refused)
+{
+    /* exp far away: the lifetime check refuses it, without overflow. */
+    refused(prov_token(prov_key, prov_claims("t1", NOW, 9223372036854775807LL, "")),
+            "token lifetime exceeds 1h");
+    /* iat at INT64_MIN: exp - iat overflows and is refused. */
+    refused(prov_token(prov_key, "{\"iss\":\"bootstrap\",\"sub\":\"" PSUB "\",\"aud\":\"" PAUD
+                                 "\",\"jti\":\"t2\",\"iat\":-9223372036854775808,"
+                                 "\"exp\":1900000060}"),
+            "token lifetime exceeds 1h");
+    /* nbf and iat in the past, exp in range, but nbf long before iat. */
+    refused(prov_token(prov_key, "{\"iss\":\"bootstrap\",\"sub\":\"" PSUB "\",\"aud\":\"" PAUD
+                                 "\",\"jti\":\"t3\",\"iat\":1900000000,\"nbf\":1,"
+                                 "\"exp\":1900000060}"),
+            "token lifetime exceeds 1h");
+    /* Beyond int64: jansson refuses the number, so the payload is not JSON. */
+    refused(k8s_token(ec_key, "ES256", "ec1",
+                      "{\"iss\":\"" ISS "\",\"aud\":\"signet\",\"exp\":99999999999999999999}"),
+            "malformed token: payload is not JSON");
+    refused(
+        k8s_token(ec_key, "ES256", "ec1", "{\"iss\":\"" ISS "\",\"aud\":\"signet\",\"exp\":1e30}"),
+        "claim exp is not an integer");
+    refused(k8s_token(ec_key, "ES256", "ec1",
+                      "{\"iss\":\"" ISS "\",\"aud\":\"signet\",\"exp\":\"1900000600\"}"),
+            "claim exp is not an integer");
+    refused(k8s_token(ec_key, "ES256", "ec1",
+                      "{\"iss\":\"" ISS "\",\"aud\":\"signet\",\"exp\":-9223372036854775808}"),
+            "token expired");
+    refused(k8s_token(ec_key, "ES256", "ec1",
+                      "{\"iss\":\"" ISS "\",\"aud\":\"signet\",\"exp\":1900000600,"
+                      "\"nbf\":9223372036854775807}"),
+            "token not yet valid");
+    refused(k8s_token(ec_key, "ES256", "ec1",
+                      "{\"iss\":\"" ISS "\",\"aud\":\"signet\",\"exp\":1900000600,"
+                      "\"iat\":1900000061}"),
+            "token issued in the future");
+    /* Not yet valid by one second past the skew; valid at the skew's edge. */
+    refused(k8s_token(ec_key, "ES256", "ec1",
+                      "{\"iss\":\"" ISS "\",\"aud\":\"signet\",\"exp\":1900000600,"
+                      "\"nbf\":1900000061}"),
+            "token not yet valid");
+}
+
+Test(api_auth, provisioner_dns_names_must_be_exact_lower_case_host_names)
+{
+    static const char *const bad[] = {
+        ",\"dns\":[\"WEB.example.org\"]",
+        ",\"dns\":[\"web.example.org.\"]",
+        ",\"dns\":[\"*.example.org\"]",
+        ",\"dns\":[\"web .example.org\"]",
+        ",\"dns\":[\"xn--bcher-kva.example\\u00fc\"]",
+        ",\"dns\":[\"a..b\"]",
+        ",\"dns\":[\"-a.b\"]",
+        ",\"dns\":[\"10.0.0.1/8\"]",
+        ",\"dns\":[\"\"]",
+        ",\"dns\":[1]",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char jti[16];
+        snprintf(jti, sizeof(jti), "dns%zu", i);
+        refused(prov_token(prov_key, prov_claims(jti, NOW, NOW + 60, bad[i])),
+                "claim dns[0] is not a valid DNS name");
+    }
+    refused(prov_token(prov_key,
+                       prov_claims("dnsnul", NOW, NOW + 60, ",\"dns\":[\"web\\u0000.evil.com\"]")),
+            "malformed token: payload is not JSON");
+    /* Punycode (the A-label) is a host name like any other. */
+    char *t = prov_token(
+        prov_key, prov_claims("dnsok", NOW, NOW + 60, ",\"dns\":[\"xn--bcher-kva.example\"]"));
+    cr_assert_eq(bearer(t), API_OK, "%s", err.msg);
+    cr_assert_str_eq(who.dns_names[0], "xn--bcher-kva.example");
+    free(t);
+}
+
+Test(api_auth, provisioner_subject_must_be_an_exact_spiffe_id_of_the_trust_domain)
+{
+    static const char *const bad[] = {
+        "spiffe://Example.org/ns/default/sa/web",
+        "SPIFFE://example.org/ns/default/sa/web",
+        "spiffe://example.org/ns/default/sa/%77eb",
+        "spiffe://example.org/ns/../sa/web",
+        "spiffe://example.org:443/ns/default/sa/web",
+        "spiffe://user@example.org/x",
+        "spiffe://example.org/ns/default/sa/web/",
+        "spiffe://example.org",
+        "spiffe://example.org.evil.com/x",
+        "spiffe://example.org/x?admin",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(claims, sizeof(claims),
+                 "{\"iss\":\"bootstrap\",\"sub\":\"%s\",\"aud\":\"" PAUD "\",\"jti\":\"s%zu\","
+                 "\"iat\":%lld,\"exp\":%lld}",
+                 bad[i], i, NOW, NOW + 60);
+        refused(prov_token(prov_key, claims),
+                "token subject is not a SPIFFE ID in the trust domain");
+    }
+    refused(prov_token(prov_key,
+                       "{\"iss\":\"bootstrap\",\"sub\":\"spiffe://example.org/a\\u0000b\","
+                       "\"aud\":\"" PAUD "\",\"jti\":\"nul\",\"iat\":1900000000,"
+                       "\"exp\":1900000060}"),
+            "malformed token: payload is not JSON");
+}
+
+Test(api_auth, kubernetes_names_cannot_steer_the_spiffe_id_path)
+{
+    static const char *const ns_sa[][2] = {
+        {"default", "../../admin/ops"},
+        {"default", "web/../x"},
+        {"a/b", "web"},
+        {"Default", "web"},
+        {"default", "Web"},
+        {"..", "web"},
+        {"default", ".."},
+        {"", "web"},
+        {"default", ""},
+        {"default", "web%2Fx"},
+    };
+    for (size_t i = 0; i < sizeof(ns_sa) / sizeof(ns_sa[0]); i++) {
+        char *t = k8s_token(ec_key, "ES256", "ec1", k8s_for(ns_sa[i][0], ns_sa[i][1], (int)i));
+        enum api_err rc = bearer(t);
+        free(t);
+        cr_assert_eq(rc, API_ERR_UNAUTHENTICATED, "%s/%s was accepted as %s", ns_sa[i][0],
+                     ns_sa[i][1], who.spiffe_id);
+    }
+}
+
+Test(api_auth, issuer_picks_the_key_and_a_token_cannot_cross_to_the_other_kind)
+{
+    /* iss says provisioner, signed by a Kubernetes key with its kid. */
+    char *t = k8s_token(ec_key, "ES256", "ec1", prov_claims("x1", NOW, NOW + 60, ""));
+    refused(t, "signature invalid");
+    /* iss says Kubernetes, signed by the provisioner key. */
+    refused(k8s_token(prov_key, "ES256", "ec1", k8s_default()), "signature invalid");
+    /* A kid naming the RSA key does not make an ES256 token verify with it. */
+    refused(k8s_token(ec_key, "ES256", "rsa1", k8s_default()),
+            "algorithm ES256 not accepted for this key");
+    /* iss compared exactly: a prefix, a suffix or another case is unknown. */
+    refused(prov_token(prov_key, "{\"iss\":\"bootstrap \",\"sub\":\"" PSUB "\",\"aud\":\"" PAUD
+                                 "\",\"jti\":\"x2\",\"iat\":1900000000,\"exp\":1900000060}"),
+            "unknown issuer");
+    refused(prov_token(prov_key, "{\"iss\":\"Bootstrap\",\"sub\":\"" PSUB "\",\"aud\":\"" PAUD
+                                 "\",\"jti\":\"x3\",\"iat\":1900000000,\"exp\":1900000060}"),
+            "unknown issuer");
+    refused(prov_token(prov_key,
+                       "{\"iss\":\"bootstrap\\u0000x\",\"sub\":\"" PSUB "\",\"aud\":\"" PAUD
+                       "\",\"jti\":\"x4\",\"iat\":1900000000,\"exp\":1900000060}"),
+            "malformed token: payload is not JSON");
+}

@@ -189,3 +189,63 @@ Test(api_http, copies_response_bytes)
     cr_assert_eq(memcmp(resp.body, "abc", 3), 0);
     api_response_cleanup(&resp);
 }
+
+/* ---- Adversarial review: routing ---- */
+
+Test(api_http, never_matches_an_authenticated_route_on_plain_http_whatever_the_method)
+{
+    static const char *const paths[] = {"/v1/sign",    "/v1/renew",      "/v1/revoke",
+                                        "/v1/certs",   "/v1/certs/1",    "/v1/certs/../sign",
+                                        "/v1/certs/x", "/v1/certs/a/b/c"};
+    static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", ""};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++) {
+            const struct api_route *r = NULL;
+            cr_assert_eq(api_route_match(methods[m], paths[i], 0, &r, NULL), API_ERR_NOT_FOUND,
+                         "%s %s", methods[m], paths[i]);
+            cr_assert_null(r, "%s %s", methods[m], paths[i]);
+        }
+    }
+    /* Every route the table serves on plain HTTP is public: (H) in the contract. */
+    static const char *const plain_ok[] = {"/v1/bundle", "/v1/bundle.json", "/ca.crt", "/healthz",
+                                           "/readyz",    "/metrics",        "/crl",    "/crl.pem",
+                                           "/root.crl",  "/v1/crls.pem"};
+    for (size_t i = 0; i < sizeof(plain_ok) / sizeof(plain_ok[0]); i++) {
+        const struct api_route *r = NULL;
+        cr_assert_eq(api_route_match("GET", plain_ok[i], 0, &r, NULL), API_OK, "%s", plain_ok[i]);
+        cr_assert(r->plain_http);
+        cr_assert(r->id != API_ROUTE_SIGN && r->id != API_ROUTE_RENEW &&
+                  r->id != API_ROUTE_REVOKE && r->id != API_ROUTE_CERTS && r->id != API_ROUTE_CERT);
+    }
+}
+
+Test(api_http, matches_paths_exactly_without_normalising_them)
+{
+    static const char *const paths[] = {
+        "//v1/sign", "/v1/sign/", "/V1/SIGN",  "/v1//sign", "/v1/./sign", "/v1/sign.json",
+        "v1/sign",   "/v1/signx", "/v1/sign ", "",          "/v1/certs/", "/ocsp/"};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        const struct api_route *r = NULL;
+        cr_assert_eq(api_route_match("POST", paths[i], 1, &r, NULL), API_ERR_NOT_FOUND, "'%s'",
+                     paths[i]);
+    }
+    /* A prefix route swallows what follows it: a dot-dot after /v1/certs/ is a
+     * (bad) serial of the GET-only certs route, never /v1/sign. */
+    const struct api_route *r = NULL;
+    cr_assert_eq(api_route_match("POST", "/v1/certs/../sign", 1, &r, NULL),
+                 API_ERR_METHOD_NOT_ALLOWED);
+    cr_assert_eq(r->id, API_ROUTE_CERT);
+    cr_assert_eq(api_route_match("GET", "/v1/certs/../sign", 1, &r, NULL), API_OK);
+    cr_assert_eq(r->id, API_ROUTE_CERT);
+}
+
+Test(api_http, allows_head_only_where_get_is_allowed)
+{
+    const struct api_route *r = NULL;
+    cr_assert_eq(api_route_match("HEAD", "/v1/sign", 1, &r, NULL), API_ERR_METHOD_NOT_ALLOWED);
+    cr_assert_eq(api_route_match("HEAD", "/v1/renew", 1, &r, NULL), API_ERR_METHOD_NOT_ALLOWED);
+    cr_assert_eq(api_route_match("HEAD", "/v1/revoke", 1, &r, NULL), API_ERR_METHOD_NOT_ALLOWED);
+    cr_assert_eq(api_route_match("HEAD", "/v1/certs", 1, &r, NULL), API_OK);
+    cr_assert_eq(r->id, API_ROUTE_CERTS); /* and its handler authenticates like GET */
+    cr_assert_eq(api_route_match("head", "/v1/certs", 1, &r, NULL), API_ERR_METHOD_NOT_ALLOWED);
+}

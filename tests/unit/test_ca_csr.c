@@ -302,3 +302,130 @@ Test(ca_csr, ignores_requested_ca_true_key_usage_and_eku)
                            TESTPKI_CSR_CA_TRUE | TESTPKI_CSR_KEY_USAGE | TESTPKI_CSR_EKU, &err),
                  CA_OK, "%s", err.msg);
 }
+
+/* ---- Adversarial review: SAN spellings an attacker might try ---- */
+
+#include <openssl/x509v3.h>
+
+/* raw_csr_pem makes a P-256 CSR whose extensionRequest attributes hold the
+ * given SANs as raw bytes (so they may embed NULs): |num_attrs| attributes,
+ * attribute i holding names[i] (|lens[i]| bytes, of GEN_* type types[i]),
+ * the last one as msExtReq when |ms_last|. free() the result. */
+static char *raw_csr_pem(const int *types, const char *const *names, const size_t *lens,
+                         size_t num_attrs, int ms_last)
+{
+    EVP_PKEY *key = testpki_key_new(TESTPKI_P256);
+    X509_REQ *req = X509_REQ_new();
+    cr_assert(req != NULL && X509_REQ_set_pubkey(req, key) == 1);
+    for (size_t i = 0; i < num_attrs; i++) {
+        GENERAL_NAMES *gens = GENERAL_NAMES_new();
+        GENERAL_NAME *gen = GENERAL_NAME_new();
+        ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+        cr_assert(gens != NULL && gen != NULL && s != NULL);
+        cr_assert_eq(ASN1_STRING_set(s, names[i], (int)lens[i]), 1);
+        GENERAL_NAME_set0_value(gen, types[i], s);
+        cr_assert(sk_GENERAL_NAME_push(gens, gen) > 0);
+        STACK_OF(X509_EXTENSION) *exts = NULL;
+        cr_assert_eq(X509V3_add1_i2d(&exts, NID_subject_alt_name, gens, 0, 0), 1);
+        int nid = ms_last && i + 1 == num_attrs ? NID_ms_ext_req : NID_ext_req;
+        /* X509_REQ_add_extensions_nid refuses a second attribute: add it raw. */
+        unsigned char *der = NULL;
+        int der_len = i2d_X509_EXTENSIONS(exts, &der);
+        cr_assert_gt(der_len, 0);
+        cr_assert_eq(X509_REQ_add1_attr_by_NID(req, nid, V_ASN1_SEQUENCE, der, der_len), 1);
+        OPENSSL_free(der);
+        sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+        GENERAL_NAMES_free(gens);
+    }
+    cr_assert(X509_REQ_sign(req, key, EVP_sha256()) > 0);
+    BIO *bio = BIO_new(BIO_s_mem());
+    cr_assert_eq(PEM_write_bio_X509_REQ(bio, req), 1);
+    char *data = NULL;
+    long len = BIO_get_mem_data(bio, &data);
+    char *pem = malloc((size_t)len + 1);
+    memcpy(pem, data, (size_t)len);
+    pem[len] = '\0';
+    BIO_free(bio);
+    X509_REQ_free(req);
+    EVP_PKEY_free(key);
+    return pem;
+}
+
+static enum ca_err issue_raw(const int *types, const char *const *names, const size_t *lens,
+                             size_t num, int ms_last, struct ca_error *err)
+{
+    char *pem = raw_csr_pem(types, names, lens, num, ms_last);
+    enum ca_err rc = issue(pem, strlen(pem), err);
+    free(pem);
+    return rc;
+}
+
+Test(ca_csr, refuses_spellings_of_the_spiffe_id_that_differ_in_case_encoding_or_slashes)
+{
+    static const char *const variants[] = {
+        "URI:spiffe://example.org/ns/default/sa/WEB",
+        "URI:spiffe://EXAMPLE.org/ns/default/sa/web",
+        "URI:SPIFFE://example.org/ns/default/sa/web",
+        "URI:spiffe://example.org/ns/default/sa/%77eb",
+        "URI:spiffe://example.org/ns/default/sa/web/",
+        "URI:spiffe://example.org//ns/default/sa/web",
+        "URI:spiffe://example.org/ns/default/sa/./web",
+        "URI:spiffe://example.org:443/ns/default/sa/web",
+        "URI:spiffe://example.org/ns/default/sa/web?x",
+    };
+    for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+        struct ca_error err = {0};
+        cr_assert_eq(issue_for(TESTPKI_P256, &variants[i], 1, 0, &err), CA_ERR_FORBIDDEN_SAN,
+                     "%s was accepted", variants[i]);
+    }
+}
+
+Test(ca_csr, compares_dns_names_ignoring_ascii_case_only)
+{
+    static const char *const same[] = {"DNS:Web.Example.ORG", "DNS:WEB"};
+    struct ca_error err = {0};
+    cr_assert_eq(issue_for(TESTPKI_P256, same, 2, 0, &err), CA_OK, "%s", err.msg);
+    static const char *const others[] = {
+        "DNS:web.example.org.",        "DNS:.web.example.org",         "DNS:*.example.org",
+        "DNS:xn--web-9ra.example.org", "DNS:web.example.org.evil.com", "DNS:eb.example.org",
+        "DNS:web.example.or",
+    };
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+        cr_assert_eq(issue_for(TESTPKI_P256, &others[i], 1, 0, &err), CA_ERR_FORBIDDEN_SAN,
+                     "%s was accepted", others[i]);
+    }
+}
+
+Test(ca_csr, refuses_sans_with_an_embedded_nul)
+{
+    static const int types[] = {GEN_DNS, GEN_DNS, GEN_URI};
+    static const char *const names[] = {"web.example.org\0.evil.com", "web\0",
+                                        "spiffe://example.org/ns/default/sa/web\0/admin"};
+    static const size_t lens[] = {26, 4, 45};
+    for (size_t i = 0; i < 3; i++) {
+        struct ca_error err = {0};
+        cr_assert_eq(issue_raw(&types[i], &names[i], &lens[i], 1, 0, &err), CA_ERR_FORBIDDEN_SAN,
+                     "SAN %zu was accepted", i);
+        cr_assert_null(strchr(err.msg, '\n'));
+    }
+    /* The same helper with clean bytes is accepted: the refusal is the NUL. */
+    static const size_t clean[] = {15, 3, 38};
+    for (size_t i = 0; i < 3; i++) {
+        struct ca_error err = {0};
+        cr_assert_eq(issue_raw(&types[i], &names[i], &clean[i], 1, 0, &err), CA_OK, "%s", err.msg);
+    }
+}
+
+Test(ca_csr, checks_the_sans_of_every_extension_request_attribute)
+{
+    /* An extensionRequest with the authorised name and, after it, a
+     * Microsoft msExtReq with another (OpenSSL 3 refuses to build two
+     * attributes of one type; the engine would read both anyway). */
+    static const int types[] = {GEN_DNS, GEN_DNS};
+    static const char *const names[] = {"web.example.org", "evil.example.com"};
+    static const size_t lens[] = {15, 16};
+    struct ca_error err = {0};
+    cr_assert_eq(issue_raw(types, names, lens, 2, 1, &err), CA_ERR_FORBIDDEN_SAN);
+    assert_msg(&err, "evil.example.com");
+    cr_assert_eq(issue_raw(types, names, lens, 1, 1, &err), CA_OK, "%s", err.msg);
+}

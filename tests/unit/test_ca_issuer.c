@@ -364,3 +364,158 @@ Test(ca_issuer, allows_any_dns_name_when_the_intermediate_constrains_only_uris)
     cr_assert_eq(issue_dns(issuer, "anything.example.net", &leaf, &err), CA_OK, "%s", err.msg);
     ca_leaf_cleanup(&leaf);
 }
+
+/* ---- Adversarial review: client certificates the engine never issues ---- */
+
+#include <openssl/x509v3.h>
+
+/* resign replaces (or adds) extension |nid| of |x| with the OpenSSL config
+ * text |value| (NULL: just remove it) and signs it again with the
+ * intermediate's key, as a CA bug or a stolen-key forgery would. */
+static void resign(X509 *x, int nid, const char *value)
+{
+    int at = X509_get_ext_by_NID(x, nid, -1);
+    if (at >= 0) {
+        X509_EXTENSION_free(X509_delete_ext(x, at));
+    }
+    if (value != NULL) {
+        X509V3_CTX ctx;
+        X509V3_set_ctx(&ctx, pki.inter, x, NULL, NULL, 0);
+        X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+        cr_assert_not_null(ext, "bad extension text %s", value);
+        cr_assert_eq(X509_add_ext(x, ext, -1), 1);
+        X509_EXTENSION_free(ext);
+    }
+    cr_assert_gt(X509_sign(x, pki.inter_key, EVP_sha256()), 0);
+}
+
+/* verify_forged signs a leaf for spiffe://example.org/ns/default/sa/web,
+ * changes extension |nid| to |value|, and runs ca_issuer_verify_peer on it. */
+static enum ca_err verify_forged(int nid, const char *value, struct ca_peer *peer,
+                                 struct ca_error *err)
+{
+    EVP_PKEY *key = testpki_key_new(TESTPKI_P256);
+    int64_t now = (int64_t)time(NULL);
+    X509 *x = testpki_sign_leaf(&pki, key, "spiffe://example.org/ns/default/sa/web", now - 60,
+                                now + 600, 0);
+    resign(x, nid, value);
+    unsigned char *der = NULL;
+    int der_len = i2d_X509(x, &der);
+    cr_assert_gt(der_len, 0);
+    enum ca_err rc = ca_issuer_verify_peer(issuer, der, (size_t)der_len, now, peer, err);
+    OPENSSL_free(der);
+    X509_free(x);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+Test(ca_issuer, verify_peer_accepts_the_unchanged_forgery_baseline)
+{
+    struct ca_peer peer;
+    struct ca_error err = {0};
+    cr_assert_eq(verify_forged(NID_subject_alt_name,
+                               "critical,URI:spiffe://example.org/ns/default/sa/web", &peer, &err),
+                 CA_OK, "%s", err.msg);
+    cr_assert_str_eq(peer.spiffe_id, "spiffe://example.org/ns/default/sa/web");
+}
+
+Test(ca_issuer, verify_peer_refuses_a_leaf_with_two_uri_sans)
+{
+    struct ca_peer peer;
+    struct ca_error err = {0};
+    cr_assert_eq(verify_forged(NID_subject_alt_name,
+                               "critical,URI:spiffe://example.org/ns/default/sa/web,"
+                               "URI:spiffe://example.org/admin/ops",
+                               &peer, &err),
+                 CA_ERR_UNTRUSTED_CERT);
+    assert_msg(&err, "more than one URI SAN");
+    cr_assert_eq(peer.spiffe_id[0], '\0');
+    /* The admin first and the workload second is refused the same way. */
+    cr_assert_eq(verify_forged(NID_subject_alt_name,
+                               "critical,URI:spiffe://example.org/admin/ops,"
+                               "URI:spiffe://example.org/ns/default/sa/web",
+                               &peer, &err),
+                 CA_ERR_UNTRUSTED_CERT);
+    assert_msg(&err, "more than one URI SAN");
+}
+
+Test(ca_issuer, verify_peer_refuses_spiffe_ids_that_are_not_exact)
+{
+    static const char *const bad[] = {
+        "critical,URI:spiffe://EXAMPLE.org/ns/default/sa/web",
+        "critical,URI:spiffe://example.org/ns/default/sa/%77eb",
+        "critical,URI:spiffe://example.org/ns/default/sa/web/",
+        "critical,URI:spiffe://example.org",
+        "critical,DNS:web.example.org",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct ca_peer peer;
+        struct ca_error err = {0};
+        cr_assert_eq(verify_forged(NID_subject_alt_name, bad[i], &peer, &err),
+                     CA_ERR_UNTRUSTED_CERT, "%s was accepted", bad[i]);
+        cr_assert_eq(peer.spiffe_id[0], '\0');
+    }
+}
+
+Test(ca_issuer, verify_peer_refuses_a_leaf_not_made_for_clients)
+{
+    struct ca_peer peer;
+    struct ca_error err = {0};
+    cr_assert_eq(verify_forged(NID_ext_key_usage, "serverAuth", &peer, &err),
+                 CA_ERR_UNTRUSTED_CERT);
+    cr_assert_eq(verify_forged(NID_ext_key_usage, "codeSigning", &peer, &err),
+                 CA_ERR_UNTRUSTED_CERT);
+    cr_assert_eq(verify_forged(NID_key_usage, "critical,keyEncipherment", &peer, &err),
+                 CA_ERR_UNTRUSTED_CERT);
+}
+
+Test(ca_issuer, verify_peer_refuses_a_leaf_not_yet_valid)
+{
+    EVP_PKEY *key = testpki_key_new(TESTPKI_P256);
+    int64_t now = (int64_t)time(NULL);
+    X509 *x = testpki_sign_leaf(&pki, key, "spiffe://example.org/ns/default/sa/web", now + 600,
+                                now + 1200, 0);
+    unsigned char *der = NULL;
+    int der_len = i2d_X509(x, &der);
+    struct ca_peer peer;
+    struct ca_error err = {0};
+    cr_assert_eq(ca_issuer_verify_peer(issuer, der, (size_t)der_len, now, &peer, &err),
+                 CA_ERR_UNTRUSTED_CERT);
+    OPENSSL_free(der);
+    X509_free(x);
+    EVP_PKEY_free(key);
+}
+
+Test(ca_issuer, verify_peer_refuses_a_leaf_of_a_sibling_intermediate_under_the_same_root)
+{
+    struct ca_error err = {0};
+    EVP_PKEY *key2 = NULL;
+    X509_REQ *csr = NULL;
+    X509 *inter2 = NULL;
+    struct ca_issuer *sibling = NULL;
+    struct ca_intermediate_params params = {
+        .trust_domain = "example.org",
+        .now = (int64_t)time(NULL),
+        .ttl_s = 86400,
+    };
+    cr_assert_eq(ca_key_generate(CA_KEY_EC_P256, &key2, &err), CA_OK, "%s", err.msg);
+    cr_assert_eq(ca_intermediate_csr_create(key2, "example.org", &csr, &err), CA_OK, "%s", err.msg);
+    cr_assert_eq(ca_intermediate_sign(pki.root, pki.root_key, csr, &params, &inter2, &err), CA_OK,
+                 "%s", err.msg);
+    cr_assert_eq(ca_issuer_new(inter2, key2, pki.roots, &policy, &sibling, &err), CA_OK, "%s",
+                 err.msg);
+    struct ca_leaf leaf = {0};
+    issue(sibling, &leaf);
+    struct ca_peer peer;
+    cr_assert_eq(
+        ca_issuer_verify_peer(sibling, leaf.der, leaf.der_len, (int64_t)time(NULL), &peer, &err),
+        CA_OK, "%s", err.msg);
+    cr_assert_eq(
+        ca_issuer_verify_peer(issuer, leaf.der, leaf.der_len, (int64_t)time(NULL), &peer, &err),
+        CA_ERR_UNTRUSTED_CERT);
+    ca_leaf_cleanup(&leaf);
+    ca_issuer_free(sibling);
+    X509_free(inter2);
+    X509_REQ_free(csr);
+    EVP_PKEY_free(key2);
+}
