@@ -115,8 +115,8 @@ struct api_principal {
     char spiffe_id[CA_MAX_SPIFFE_ID_LEN + 1];
     char dns_names[CA_MAX_SANS][CA_MAX_DNS_NAME_LEN + 1];
     size_t num_dns_names;
-    int64_t
-        max_ttl_s; /* the provisioner's cap, or the renewed certificate's lifetime; 0 for none */
+    /* The provisioner's cap, or the renewed certificate's lifetime; 0 for none. */
+    int64_t max_ttl_s;
 };
 
 /* struct api_auth holds the verification keys (JWKS, provisioner keys), built
