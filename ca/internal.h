@@ -3,6 +3,7 @@
 #define SIGNET_CA_INTERNAL_H
 
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 #include "ca.h"
 
@@ -96,13 +97,17 @@ struct ca_issuer {
     EVP_MD *sha512;
     EVP_PKEY *ec_p256; /* domain parameters only: templates for CSR keys */
     EVP_PKEY *ec_p384;
-    X509_EXTENSION *ext_bc; /* the constant leaf extensions, DER-encoded once */
-    X509_EXTENSION *ext_ku;
-    X509_EXTENSION *ext_ku_rsa;
-    X509_EXTENSION *ext_eku;
-    X509_EXTENSION *ext_akid;
-    X509_EXTENSION *ext_aia;
-    X509_EXTENSION *ext_cdp;
+    /* The values of the constant leaf extensions, built once. A leaf adds
+     * them with X509_add1_ext_i2d, which only reads them (encoding a value
+     * costs less than X509_add_ext's copy of a ready extension, which
+     * encodes and decodes it again). */
+    BASIC_CONSTRAINTS *ext_bc;
+    ASN1_BIT_STRING *ext_ku;
+    ASN1_BIT_STRING *ext_ku_rsa;
+    EXTENDED_KEY_USAGE *ext_eku;
+    AUTHORITY_KEYID *ext_akid;
+    AUTHORITY_INFO_ACCESS *ext_aia;
+    CRL_DIST_POINTS *ext_cdp;
     char *chain_pem;
     size_t chain_pem_len;
     char *bundle_pem;
@@ -118,6 +123,11 @@ struct ca_issuer {
     size_t num_permit_dns;
     char **exclude_dns;
     size_t num_exclude_dns;
+    /* A signing context initialised once with |key| and |sign_md|, which
+     * each leaf copies (EVP_MD_CTX_copy_ex only reads it) instead of looking
+     * up the key management and signature algorithm again; NULL when the
+     * provider cannot copy one (pure Ed25519 in OpenSSL 3.0). */
+    EVP_MD_CTX *sign_ctx;
 };
 
 /* struct ca_ids is a checked identity: the SPIFFE ID, DNS names and IP

@@ -27,19 +27,20 @@ void ca_issuer_free(struct ca_issuer *issuer)
     sk_X509_pop_free(issuer->roots, X509_free);
     X509_STORE_free(issuer->store);
     EVP_MD_free(issuer->sign_md);
+    EVP_MD_CTX_free(issuer->sign_ctx);
     EVP_MD_free(issuer->sha1);
     EVP_MD_free(issuer->sha256);
     EVP_MD_free(issuer->sha384);
     EVP_MD_free(issuer->sha512);
     EVP_PKEY_free(issuer->ec_p256);
     EVP_PKEY_free(issuer->ec_p384);
-    X509_EXTENSION_free(issuer->ext_bc);
-    X509_EXTENSION_free(issuer->ext_ku);
-    X509_EXTENSION_free(issuer->ext_ku_rsa);
-    X509_EXTENSION_free(issuer->ext_eku);
-    X509_EXTENSION_free(issuer->ext_akid);
-    X509_EXTENSION_free(issuer->ext_aia);
-    X509_EXTENSION_free(issuer->ext_cdp);
+    BASIC_CONSTRAINTS_free(issuer->ext_bc);
+    ASN1_BIT_STRING_free(issuer->ext_ku);
+    ASN1_BIT_STRING_free(issuer->ext_ku_rsa);
+    EXTENDED_KEY_USAGE_free(issuer->ext_eku);
+    AUTHORITY_KEYID_free(issuer->ext_akid);
+    AUTHORITY_INFO_ACCESS_free(issuer->ext_aia);
+    CRL_DIST_POINTS_free(issuer->ext_cdp);
     OPENSSL_free(issuer->chain_pem);
     OPENSSL_free(issuer->bundle_pem);
     OPENSSL_free(issuer->cert_der);
@@ -109,43 +110,38 @@ static GENERAL_NAME *uri_name(const char *uri)
  * certificates"; for a leaf we state CA:FALSE explicitly, critical, as
  * SPIFFE X509-SVID 4.1 requires: "Leaf certificates MUST set the cA field to
  * false." */
-static X509_EXTENSION *ext_basic_constraints(void)
+static BASIC_CONSTRAINTS *ext_basic_constraints(void)
 {
-    BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
-    X509_EXTENSION *ext = bc == NULL ? NULL : X509V3_EXT_i2d(NID_basic_constraints, 1, bc);
-    BASIC_CONSTRAINTS_free(bc);
-    return ext;
+    return BASIC_CONSTRAINTS_new(); /* cA FALSE (DEFAULT, so not encoded), no pathLen */
 }
 
 /* SPIFFE X509-SVID 4.3: "Leaf SVIDs MUST set digitalSignature. They MAY set
  * keyEncipherment and/or keyAgreement"; keyEncipherment only means something
  * for RSA (TLS 1.2 RSA key transport). RFC 5280 4.2.1.3: "conforming CAs
  * SHOULD mark this extension as critical". */
-static X509_EXTENSION *ext_key_usage(int rsa)
+static ASN1_BIT_STRING *ext_key_usage(int rsa)
 {
     ASN1_BIT_STRING *ku = ASN1_BIT_STRING_new();
-    X509_EXTENSION *ext = NULL;
-    if (ku != NULL && ASN1_BIT_STRING_set_bit(ku, 0, 1) == 1 &&
-        (!rsa || ASN1_BIT_STRING_set_bit(ku, 2, 1) == 1)) {
-        ext = X509V3_EXT_i2d(NID_key_usage, 1, ku);
+    if (ku == NULL || ASN1_BIT_STRING_set_bit(ku, 0, 1) != 1 ||
+        (rsa && ASN1_BIT_STRING_set_bit(ku, 2, 1) != 1)) {
+        ASN1_BIT_STRING_free(ku);
+        return NULL;
     }
-    ASN1_BIT_STRING_free(ku);
-    return ext;
+    return ku;
 }
 
 /* SPIFFE X509-SVID 4.4: "Leaf SVIDs SHOULD include this extension, and it MAY
  * be marked as critical. When included, fields id-kp-serverAuth and
  * id-kp-clientAuth MUST be set." */
-static X509_EXTENSION *ext_ext_key_usage(void)
+static EXTENDED_KEY_USAGE *ext_ext_key_usage(void)
 {
     EXTENDED_KEY_USAGE *eku = sk_ASN1_OBJECT_new_null();
-    X509_EXTENSION *ext = NULL;
-    if (eku != NULL && sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_server_auth)) > 0 &&
-        sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_client_auth)) > 0) {
-        ext = X509V3_EXT_i2d(NID_ext_key_usage, 0, eku);
+    if (eku == NULL || sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_server_auth)) <= 0 ||
+        sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_client_auth)) <= 0) {
+        EXTENDED_KEY_USAGE_free(eku); /* the objects are static: freeing them is a no-op */
+        return NULL;
     }
-    sk_ASN1_OBJECT_free(eku); /* the objects are static */
-    return ext;
+    return eku;
 }
 
 /* RFC 5280 4.2.1.1: "The keyIdentifier field of the authorityKeyIdentifier
@@ -153,10 +149,9 @@ static X509_EXTENSION *ext_ext_key_usage(void)
  * and "Conforming CAs MUST mark this extension as non-critical." The key
  * identifier is the intermediate's SKID, or the SHA-1 of its key when it has
  * none (method 1 of 4.2.1.2). */
-static X509_EXTENSION *ext_akid(X509 *cert, const EVP_MD *sha1)
+static AUTHORITY_KEYID *ext_akid(X509 *cert, const EVP_MD *sha1)
 {
     AUTHORITY_KEYID *akid = AUTHORITY_KEYID_new();
-    X509_EXTENSION *ext = NULL;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
 
@@ -176,11 +171,11 @@ static X509_EXTENSION *ext_akid(X509 *cert, const EVP_MD *sha1)
             return NULL;
         }
     }
-    if (akid->keyid != NULL) {
-        ext = X509V3_EXT_i2d(NID_authority_key_identifier, 0, akid);
+    if (akid->keyid == NULL) {
+        AUTHORITY_KEYID_free(akid);
+        return NULL;
     }
-    AUTHORITY_KEYID_free(akid);
-    return ext;
+    return akid;
 }
 
 static int push_access(AUTHORITY_INFO_ACCESS *aia, int method, const char *url)
@@ -205,25 +200,24 @@ static int push_access(AUTHORITY_INFO_ACCESS *aia, int method, const char *url)
 
 /* RFC 5280 4.2.2.1: authorityInfoAccess "MUST be marked as non-critical";
  * OCSP at <public_url>/ocsp and caIssuers at <public_url>/ca.crt (DER). */
-static X509_EXTENSION *ext_aia(const char *ocsp_url, const char *ca_url)
+static AUTHORITY_INFO_ACCESS *ext_aia(const char *ocsp_url, const char *ca_url)
 {
     AUTHORITY_INFO_ACCESS *aia = sk_ACCESS_DESCRIPTION_new_null();
-    X509_EXTENSION *ext = NULL;
-    if (aia != NULL && push_access(aia, NID_ad_OCSP, ocsp_url) &&
-        push_access(aia, NID_ad_ca_issuers, ca_url)) {
-        ext = X509V3_EXT_i2d(NID_info_access, 0, aia);
+    if (aia == NULL || !push_access(aia, NID_ad_OCSP, ocsp_url) ||
+        !push_access(aia, NID_ad_ca_issuers, ca_url)) {
+        AUTHORITY_INFO_ACCESS_free(aia);
+        return NULL;
     }
-    AUTHORITY_INFO_ACCESS_free(aia);
-    return ext;
+    return aia;
 }
 
 /* RFC 5280 4.2.1.13: "The extension SHOULD be non-critical"; one
  * distributionPoint with a fullName URI <public_url>/crl. */
-static X509_EXTENSION *ext_cdp(const char *crl_url)
+static CRL_DIST_POINTS *ext_cdp(const char *crl_url)
 {
     CRL_DIST_POINTS *cdp = sk_DIST_POINT_new_null();
+    CRL_DIST_POINTS *ret = NULL;
     DIST_POINT *dp = DIST_POINT_new();
-    X509_EXTENSION *ext = NULL;
     GENERAL_NAME *gen = uri_name(crl_url);
 
     if (cdp == NULL || dp == NULL || gen == NULL) {
@@ -244,12 +238,13 @@ static X509_EXTENSION *ext_cdp(const char *crl_url)
         goto out;
     }
     dp = NULL;
-    ext = X509V3_EXT_i2d(NID_crl_distribution_points, 0, cdp);
+    ret = cdp;
+    cdp = NULL;
 out:
     GENERAL_NAME_free(gen);
     DIST_POINT_free(dp);
     CRL_DIST_POINTS_free(cdp);
-    return ext;
+    return ret;
 }
 
 /* curve_template makes a parameters-only EC key that csr.c duplicates and
@@ -293,6 +288,29 @@ static enum ca_err signing_digest(EVP_PKEY *key, EVP_MD **out_md, struct ca_erro
         return ca_fail(err, CA_ERR_INTERNAL, "digest %s unavailable", md);
     }
     return CA_OK;
+}
+
+/* signing_context makes the context every leaf's signature starts from, and
+ * checks once that it can be copied; when it cannot, |*out| stays NULL and
+ * leaves initialise their own. */
+static enum ca_err signing_context(struct ca_issuer *iss, struct ca_error *err)
+{
+    enum ca_err rc = CA_OK;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_MD_CTX *copy = EVP_MD_CTX_new();
+
+    ENSURE(ctx != NULL && copy != NULL, CA_ERR_INTERNAL, "out of memory");
+    OSSL(EVP_DigestSignInit(ctx, NULL, iss->sign_md, NULL, iss->key), CA_ERR_INVALID_KEY,
+         "the intermediate key cannot sign");
+    if (EVP_MD_CTX_copy_ex(copy, ctx) == 1) {
+        iss->sign_ctx = ctx;
+        ctx = NULL;
+    }
+out:
+    ERR_clear_error();
+    EVP_MD_CTX_free(copy);
+    EVP_MD_CTX_free(ctx);
+    return rc;
 }
 
 /* pem_of writes |certs| as PEM into a new NUL-terminated buffer. */
@@ -553,6 +571,7 @@ enum ca_err ca_issuer_new(X509 *cert, EVP_PKEY *key, STACK_OF(X509) *roots,
     OSSL(X509_check_private_key(iss->cert, iss->key), CA_ERR_KEY_MISMATCH,
          "the intermediate key does not match its certificate");
     TRY(signing_digest(iss->key, &iss->sign_md, err));
+    TRY(signing_context(iss, err));
     TRY(add_roots(iss, roots, err));
     TRY(verify_chain(iss, err));
     TRY(read_name_constraints(iss, err));

@@ -7,8 +7,11 @@
  * other load; CPU microseconds per certificate and "busy" (CPU time over
  * threads x wall time) tell contention from preemption.
  *
- * usage: bench_ca_issue [seconds per measurement, default 3] [engine]
- * ("engine": measure only the engine, on one and two threads, for profiling) */
+ * usage: bench_ca_issue [seconds per measurement, default 3] [engine | count N]
+ * ("engine": measure only the engine, on one and two threads, for profiling;
+ * "count N": issue exactly N certificates on this thread and print the CPU
+ * microseconds per certificate, for instruction counts under
+ * valgrind --tool=callgrind, which are repeatable where timings are not) */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -123,6 +126,25 @@ static void *run(void *arg)
     return NULL;
 }
 
+/* issue_n issues |count| certificates on the calling thread. */
+static int issue_n(struct bench *b, long count)
+{
+    long cpu0 = thread_cpu_ns();
+    for (long n = 0; n < count; n++) {
+        struct ca_leaf leaf = {0};
+        struct ca_error err = {0};
+        if (ca_leaf_issue(b->issuer, b->csr[n % NUM_CSRS], b->csr_len[n % NUM_CSRS], &ident, 0,
+                          (int64_t)time(NULL), &leaf, &err) != CA_OK) {
+            fprintf(stderr, "issue failed: %s\n", err.msg);
+            return 1;
+        }
+        ca_leaf_cleanup(&leaf);
+    }
+    printf("engine: %ld certificates, %.1f CPU-us/cert\n", count,
+           (double)(thread_cpu_ns() - cpu0) / 1e3 / (double)count);
+    return 0;
+}
+
 struct result {
     double per_s;  /* certificates per second of wall-clock time */
     double cpu_us; /* CPU microseconds per certificate, all threads */
@@ -203,6 +225,14 @@ int main(int argc, char **argv)
     char *end = NULL;
 
     b.seconds = 3;
+    long count = 0;
+    if (argc > 3 && strcmp(argv[2], "count") == 0) {
+        count = strtol(argv[3], &end, 10);
+        if (end == argv[3] || *end != '\0' || count <= 0 || count > 10000000) {
+            fprintf(stderr, "usage: %s [seconds] [engine | count N]\n", argv[0]);
+            return 2;
+        }
+    }
     if (argc > 1) {
         b.seconds = strtod(argv[1], &end);
         if (end == argv[1] || *end != '\0' || b.seconds <= 0 || b.seconds > 600) {
@@ -223,6 +253,12 @@ int main(int argc, char **argv)
         EVP_PKEY_free(key);
     }
 
+    if (count > 0) {
+        if (issue_n(&b, count) != 0) {
+            return 1;
+        }
+        goto out;
+    }
     struct result e1 = measure(&b, 1, 0);
     struct result e2 = measure(&b, 2, 0);
     if (argc > 2 && strcmp(argv[2], "engine") == 0) {
