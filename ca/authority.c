@@ -62,27 +62,6 @@ out:
     return rc;
 }
 
-/* sign_digest picks the signature hash for |key|: SHA-256 for P-256 and RSA,
- * SHA-384 for P-384, none (pure EdDSA) for Ed25519. */
-static enum ca_err sign_digest(EVP_PKEY *key, const EVP_MD **out_md, struct ca_error *err)
-{
-    enum ca_err rc = CA_OK;
-
-    TRY(ca_key_usable_by_ca(key, err));
-    switch (EVP_PKEY_get_base_id(key)) {
-        case EVP_PKEY_ED25519:
-            *out_md = NULL;
-            break;
-        case EVP_PKEY_EC:
-            *out_md = EVP_PKEY_get_bits(key) > 256 ? EVP_sha384() : EVP_sha256();
-            break;
-        default:
-            *out_md = EVP_sha256();
-    }
-out:
-    return rc;
-}
-
 /* make_name builds "O=signet, CN=<td> <role>"; past RFC 5280's 64-byte bound
  * on a common name, CN is "signet <role>" (the URI SAN names the domain). */
 static enum ca_err make_name(const char *td, const char *role, X509_NAME **out_name,
@@ -285,7 +264,7 @@ enum ca_err ca_root_create(EVP_PKEY *key, const char *trust_domain, int64_t now,
     TRY(td_check(trust_domain, err));
     ENSURE(ttl_s >= MIN_TTL_S && ttl_s <= MAX_TTL_S, CA_ERR_INVALID_TTL,
            "root lifetime must be between 1 minute and 100 years");
-    TRY(sign_digest(key, &md, err));
+    TRY(ca_sign_digest(key, &md, err));
     TRY(make_name(trust_domain, "root", &name, err));
     cert = X509_new();
     ENSURE(cert != NULL, CA_ERR_INTERNAL, "out of memory");
@@ -328,7 +307,7 @@ enum ca_err ca_intermediate_csr_create(EVP_PKEY *key, const char *trust_domain, 
 
     ENSURE(key != NULL, CA_ERR_INVALID_ARGUMENT, "no key");
     TRY(td_check(trust_domain, err));
-    TRY(sign_digest(key, &md, err));
+    TRY(ca_sign_digest(key, &md, err));
     TRY(make_name(trust_domain, "intermediate", &name, err));
     csr = X509_REQ_new();
     ENSURE(csr != NULL, CA_ERR_INTERNAL, "out of memory");
@@ -449,7 +428,7 @@ enum ca_err ca_intermediate_sign(X509 *root, EVP_PKEY *root_key, X509_REQ *csr,
 
     TRY(check_params(params, err));
     TRY(check_root(root, root_key, params->trust_domain, params->now, err));
-    TRY(sign_digest(root_key, &md, err));
+    TRY(ca_sign_digest(root_key, &md, err));
     ENSURE(csr != NULL, CA_ERR_INVALID_CSR, "no certificate request");
     pub = X509_REQ_get_pubkey(csr); /* a new reference despite the name */
     ENSURE(pub != NULL, CA_ERR_INVALID_CSR, "unreadable public key");

@@ -99,25 +99,6 @@ enum ca_err ca_serial_from_hex(const char *hex, size_t hex_len,
     return CA_OK;
 }
 
-enum ca_err ca_sign_digest(EVP_PKEY *key, const EVP_MD **out_md, struct ca_error *err)
-{
-    enum ca_err rc = CA_OK;
-
-    TRY(ca_key_usable_by_ca(key, err));
-    switch (EVP_PKEY_get_base_id(key)) {
-        case EVP_PKEY_ED25519:
-            *out_md = NULL; /* RFC 8410 section 6: pure EdDSA, no pre-hash */
-            break;
-        case EVP_PKEY_EC:
-            *out_md = EVP_PKEY_get_bits(key) > 256 ? EVP_sha384() : EVP_sha256();
-            break;
-        default:
-            *out_md = EVP_sha256();
-    }
-out:
-    return rc;
-}
-
 static enum ca_err add_entry(X509_CRL *crl, const struct ca_crl_entry *entry, struct ca_error *err)
 {
     enum ca_err rc = CA_OK;
