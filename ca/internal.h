@@ -199,7 +199,7 @@ enum ca_err ca_leaf_build(const struct ca_issuer *issuer, const struct ca_spki *
 
 /* ca_sign_digest picks the signature hash for a CA |key|, as for certificates:
  * SHA-256 for P-256 and RSA, SHA-384 for P-384, NULL (pure EdDSA) for Ed25519;
- * any other key is CA_ERR_UNSUPPORTED_KEY. (ca/crl.c) */
+ * any other key is CA_ERR_UNSUPPORTED_KEY. (ca/key.c) */
 enum ca_err ca_sign_digest(EVP_PKEY *key, const EVP_MD **out_md, struct ca_error *err)
     __attribute__((warn_unused_result));
 
