@@ -142,3 +142,23 @@ int cmd_dir_ensure(const char *cmd, const char *dir)
     }
     return 0;
 }
+
+int cmd_key_args_check(const char *cmd, const char *dir, const char *td, const char *key_type,
+                       enum ca_key_type *out_type)
+{
+    struct ca_error err = {0};
+
+    if (dir == NULL || td == NULL || dir[0] == '\0') {
+        cmd_usage_fail(cmd, "--dir and --trust-domain are required");
+        return -1;
+    }
+    if (ca_trust_domain_check(td, strlen(td), &err) != CA_OK) {
+        cmd_usage_fail(cmd, "--trust-domain: %s", err.msg);
+        return -1;
+    }
+    if (ca_key_type_parse(key_type, out_type, &err) != CA_OK) {
+        cmd_usage_fail(cmd, "--key-type: %s", err.msg);
+        return -1;
+    }
+    return 0;
+}

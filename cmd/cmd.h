@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ca.h"
+
 #define CMD_EXIT_OK      0
 #define CMD_EXIT_FAILURE 1
 #define CMD_EXIT_USAGE   2
@@ -42,6 +44,13 @@ int cmd_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf
 /* cmd_usage_fail prints "signet <cmd>: <message> (see --help)" as one line on
  * stderr and returns CMD_EXIT_USAGE. */
 int cmd_usage_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* cmd_key_args_check checks the flags `root init` and `intermediate init`
+ * share: --dir and --trust-domain present, the trust domain valid, the key
+ * type known (into |*out_type|). On a problem it prints the usage error and
+ * returns -1; 0 otherwise. */
+int cmd_key_args_check(const char *cmd, const char *dir, const char *td, const char *key_type,
+                       enum ca_key_type *out_type);
 
 /* cmd_getopt_fail reports what getopt_long's return |c| ('?' or ':') means for
  * argv[optind - 1] and returns CMD_EXIT_USAGE. Call getopt_long with opterr = 0

@@ -79,14 +79,8 @@ static int intermediate_init(int argc, char **argv)
     if (optind < argc) {
         return cmd_usage_fail(cmd, "unexpected argument '%s'", argv[optind]);
     }
-    if (dir == NULL || td == NULL || dir[0] == '\0') {
-        return cmd_usage_fail(cmd, "--dir and --trust-domain are required");
-    }
-    if (ca_trust_domain_check(td, strlen(td), &err) != CA_OK) {
-        return cmd_usage_fail(cmd, "--trust-domain: %s", err.msg);
-    }
-    if (ca_key_type_parse(key_type, &type, &err) != CA_OK) {
-        return cmd_usage_fail(cmd, "--key-type: %s", err.msg);
+    if (cmd_key_args_check(cmd, dir, td, key_type, &type) != 0) {
+        return CMD_EXIT_USAGE;
     }
     if (cmd_path_join(cmd, key_path, sizeof(key_path), dir, "intermediate.key") != 0 ||
         cmd_path_join(cmd, csr_path, sizeof(csr_path), dir, "intermediate.csr") != 0) {

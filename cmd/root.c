@@ -155,14 +155,8 @@ static int root_init(int argc, char **argv)
     if (optind < argc) {
         return cmd_usage_fail(cmd, "unexpected argument '%s'", argv[optind]);
     }
-    if (dir == NULL || td == NULL || dir[0] == '\0') {
-        return cmd_usage_fail(cmd, "--dir and --trust-domain are required");
-    }
-    if (ca_trust_domain_check(td, strlen(td), &err) != CA_OK) {
-        return cmd_usage_fail(cmd, "--trust-domain: %s", err.msg);
-    }
-    if (ca_key_type_parse(key_type, &type, &err) != CA_OK) {
-        return cmd_usage_fail(cmd, "--key-type: %s", err.msg);
+    if (cmd_key_args_check(cmd, dir, td, key_type, &type) != 0) {
+        return CMD_EXIT_USAGE;
     }
     if (ttl_text != NULL && cmd_duration_parse(ttl_text, &ttl_s) != 0) {
         return cmd_usage_fail(cmd, "--ttl: '%s' is not a duration like 87600h", ttl_text);
