@@ -162,3 +162,22 @@ int cmd_key_args_check(const char *cmd, const char *dir, const char *td, const c
     }
     return 0;
 }
+
+int cmd_family_dispatch(const char *family, const char *usage, const struct cmd_sub *subs,
+                        size_t num_subs, int argc, char **argv)
+{
+    if (argc < 2) {
+        return cmd_usage_fail(family, "missing command");
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(usage, stdout);
+        return CMD_EXIT_OK;
+    }
+    for (size_t i = 0; i < num_subs; i++) {
+        if (strcmp(argv[1], subs[i].name) == 0) {
+            return subs[i].run(argc - 1, argv + 1);
+        }
+    }
+    return cmd_usage_fail(family, "unknown command '%s'", argv[1]);
+}

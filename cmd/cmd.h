@@ -45,6 +45,19 @@ int cmd_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf
  * stderr and returns CMD_EXIT_USAGE. */
 int cmd_usage_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* struct cmd_sub is one subcommand of a family ("root init"). */
+struct cmd_sub {
+    const char *name;
+    int (*run)(int argc, char **argv);
+};
+
+/* cmd_family_dispatch runs the subcommand of |family| named by argv[1], from
+ * the |num_subs| entries of |subs|; --help, -h and help print |usage|.
+ * Returns the subcommand's exit code, or CMD_EXIT_USAGE when it is missing or
+ * unknown. */
+int cmd_family_dispatch(const char *family, const char *usage, const struct cmd_sub *subs,
+                        size_t num_subs, int argc, char **argv);
+
 /* cmd_key_args_check checks the flags `root init` and `intermediate init`
  * share: --dir and --trust-domain present, the trust domain valid, the key
  * type known (into |*out_type|). On a problem it prints the usage error and

@@ -126,16 +126,7 @@ out:
 
 int cmd_intermediate(int argc, char **argv)
 {
-    if (argc < 2) {
-        return cmd_usage_fail("intermediate", "missing command (init)");
-    }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0) {
-        fputs(intermediate_usage, stdout);
-        return CMD_EXIT_OK;
-    }
-    if (strcmp(argv[1], "init") == 0) {
-        return intermediate_init(argc - 1, argv + 1);
-    }
-    return cmd_usage_fail("intermediate", "unknown command '%s'", argv[1]);
+    static const struct cmd_sub subs[] = {{"init", intermediate_init}};
+
+    return cmd_family_dispatch("intermediate", intermediate_usage, subs, 1, argc, argv);
 }

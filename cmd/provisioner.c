@@ -140,16 +140,7 @@ out:
 
 int cmd_provisioner(int argc, char **argv)
 {
-    if (argc < 2) {
-        return cmd_usage_fail("provisioner", "missing command (init)");
-    }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0) {
-        fputs(provisioner_usage, stdout);
-        return CMD_EXIT_OK;
-    }
-    if (strcmp(argv[1], "init") == 0) {
-        return provisioner_init(argc - 1, argv + 1);
-    }
-    return cmd_usage_fail("provisioner", "unknown command '%s'", argv[1]);
+    static const struct cmd_sub subs[] = {{"init", provisioner_init}};
+
+    return cmd_family_dispatch("provisioner", provisioner_usage, subs, 1, argc, argv);
 }

@@ -376,10 +376,7 @@ out:
     return rc;
 }
 
-static const struct {
-    const char *name;
-    int (*run)(int argc, char **argv);
-} root_commands[] = {
+static const struct cmd_sub root_commands[] = {
     {"init", root_init},
     {"sign-intermediate", root_sign_intermediate},
     {"crl", cmd_root_crl},
@@ -387,18 +384,6 @@ static const struct {
 
 int cmd_root(int argc, char **argv)
 {
-    if (argc < 2) {
-        return cmd_usage_fail("root", "missing command (init, sign-intermediate or crl)");
-    }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0) {
-        fputs(root_usage, stdout);
-        return CMD_EXIT_OK;
-    }
-    for (size_t i = 0; i < sizeof(root_commands) / sizeof(root_commands[0]); i++) {
-        if (strcmp(argv[1], root_commands[i].name) == 0) {
-            return root_commands[i].run(argc - 1, argv + 1);
-        }
-    }
-    return cmd_usage_fail("root", "unknown command '%s'", argv[1]);
+    return cmd_family_dispatch("root", root_usage, root_commands,
+                               sizeof(root_commands) / sizeof(root_commands[0]), argc, argv);
 }
