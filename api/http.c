@@ -3,6 +3,7 @@
  * response carries. Decisions that need no body (route, method, media type,
  * size) are taken on MHD's first call, before a byte of the body is read. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -11,7 +12,6 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "internal.h"
 
@@ -228,6 +228,40 @@ int api_response_set_json(struct api_response *resp, unsigned status, const void
     return 1;
 }
 
+int api_response_set_json_more(struct api_response *resp, unsigned status, const void *doc,
+                               const char *more, size_t more_len)
+{
+    char *members = json_dumps(doc, JSON_COMPACT | JSON_EMBED);
+    if (members == NULL) {
+        return 0;
+    }
+    size_t len = strlen(members);
+    /* '{' members ',' more '}' NUL; both lengths are bounded by memory. */
+    char *body = malloc(len + more_len + 4);
+    if (body == NULL) {
+        free(members);
+        return 0;
+    }
+    size_t n = 0;
+    body[n++] = '{';
+    memcpy(body + n, members, len);
+    n += len;
+    if (len > 0 && more_len > 0) {
+        body[n++] = ',';
+    }
+    memcpy(body + n, more, more_len);
+    n += more_len;
+    body[n++] = '}';
+    body[n] = '\0';
+    free(members);
+    free(resp->body);
+    resp->body = (unsigned char *)body;
+    resp->body_len = n;
+    resp->status = status;
+    resp->content_type = "application/json";
+    return 1;
+}
+
 int api_response_set_error(struct api_response *resp, const struct api_error *err)
 {
     size_t len = 0;
@@ -263,7 +297,6 @@ void api_response_cleanup(struct api_response *resp)
 static struct api_request *request_new(const struct api_listener *l, struct MHD_Connection *conn,
                                        const char *method)
 {
-    unsigned char id[8];
     struct api_request *req = calloc(1, sizeof(*req));
 
     if (req == NULL) {
@@ -276,15 +309,7 @@ static struct api_request *request_new(const struct api_listener *l, struct MHD_
     req->phase = API_PHASE_BODY;
     req->start_ns = api_mono_ns();
     snprintf(req->method, sizeof(req->method), "%s", method);
-    if (RAND_bytes(id, sizeof(id)) != 1) {
-        memset(id, 0, sizeof(id));
-    }
-    for (size_t i = 0; i < sizeof(id); i++) {
-        static const char hex[] = "0123456789abcdef";
-        req->request_id[2 * i] = hex[id[i] >> 4];
-        req->request_id[2 * i + 1] = hex[id[i] & 0xf];
-    }
-    req->request_id[16] = '\0';
+    snprintf(req->request_id, sizeof(req->request_id), "%016" PRIx64, api_random_u64());
     api_server_inflight_add(l->srv, 1);
     return req;
 }
@@ -296,6 +321,7 @@ static void request_free(struct api_request *req)
     OPENSSL_clear_free(req->token, req->token_len);
     free(req->peer_der);
     json_decref(req->doc);
+    ca_leaf_cleanup(&req->leaf);
     free(req);
 }
 

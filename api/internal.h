@@ -310,6 +310,13 @@ int api_response_set_error(struct api_response *resp, const struct api_error *er
  * (borrowed). Returns 0 when out of memory. */
 int api_response_set_json(struct api_response *resp, unsigned status, const void *doc);
 
+/* api_response_set_json_more is api_response_set_json with more members after
+ * those of the object |doc|: |more| (|more_len| bytes) is what jansson's
+ * json_dumps wrote for another object with JSON_COMPACT | JSON_EMBED, so that
+ * members which never change are encoded once. */
+int api_response_set_json_more(struct api_response *resp, unsigned status, const void *doc,
+                               const char *more, size_t more_len);
+
 /* api_response_set_bytes makes |resp| an answer with |status|, |content_type|
  * (a static string) and a copy of |len| bytes. Returns 0 when out of memory. */
 int api_response_set_bytes(struct api_response *resp, unsigned status, const char *content_type,
@@ -346,6 +353,10 @@ struct api_request {
     size_t csr_len;
     int64_t ttl_s;            /* 0 when the body names none */
     struct api_request *next; /* signer queue link */
+    /* An issuance waiting for its group commit: the record points into the
+     * leaf, and the response is ready but not released until the commit. */
+    struct ca_leaf leaf;
+    struct store_record rec;
     /* the path as MHD decoded it, valid for the request */
     const char *url;
 };
@@ -516,6 +527,12 @@ enum api_log_level api_server_log_level(const struct api_server *srv);
 /* api_now returns the wall clock in Unix seconds; api_mono_ns CLOCK_MONOTONIC. */
 int64_t api_now(void);
 uint64_t api_mono_ns(void);
+
+/* api_random_u64 returns 64 bits from OpenSSL's CSPRNG, drawn in blocks into a
+ * thread-local buffer (one RAND_bytes per request cost about 1% of an
+ * issuance). For jitter and request ids, never for keys or serials; 0 when
+ * OpenSSL has no randomness. */
+uint64_t api_random_u64(void);
 
 /* api_server_inflight_add adds |delta| to the count of requests in flight
  * (started and not yet completed), which a graceful stop waits for. */

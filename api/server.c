@@ -19,7 +19,9 @@
 #include <microhttpd.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include "internal.h"
@@ -37,7 +39,7 @@
 #define API_CONNECTION_LIMIT    4096u
 #define API_CONNECTION_TIMEOUT  10u /* seconds idle */
 #define API_CONNECTION_MEMORY   (32 * 1024)
-#define API_SIGNERS_DEFAULT     64 /* each waits on an fsync: more, bigger group commits */
+#define API_SIGNERS_DEFAULT     64
 #define API_SIGN_QUEUE_DEFAULT  256
 #define API_STOP_GRACE_MS       10000
 #define API_MAINTENANCE_EVERY_S 30
@@ -96,6 +98,23 @@ uint64_t api_mono_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+#define RANDOM_PER_DRAW 32
+
+static __thread uint64_t tls_random[RANDOM_PER_DRAW];
+static __thread size_t tls_random_left;
+
+uint64_t api_random_u64(void)
+{
+    if (tls_random_left == 0) {
+        if (RAND_bytes((unsigned char *)tls_random, (int)sizeof(tls_random)) != 1) {
+            ERR_clear_error();
+            return 0;
+        }
+        tls_random_left = RANDOM_PER_DRAW;
+    }
+    return tls_random[--tls_random_left];
 }
 
 const struct ca_issuer *api_server_issuer(const struct api_server *srv)

@@ -16,21 +16,24 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "internal.h"
 
 struct api_signer {
     struct api_server *srv;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv;      /* signers wait here for requests */
+    pthread_cond_t settled; /* api_signer_free waits here for |committing| to reach 0 */
     struct api_request *head;
     struct api_request *tail;
     size_t len;
     size_t depth;
+    size_t committing; /* issuances handed to the store, not yet resumed */
     int stopping;
     pthread_t *threads;
     size_t num_threads;
+    char *chain_members; /* "chain":...,"bundle":... as jansson encoded them, once */
+    size_t chain_members_len;
 };
 
 int api_time_rfc3339(int64_t t, char *buf, size_t buf_len)
@@ -53,10 +56,9 @@ int64_t api_renew_after(int64_t not_before, int64_t not_after)
     int64_t life = not_after - issued;
     int64_t spread = life / 10;
     int64_t jitter = 0;
-    uint64_t r = 0;
-    if (spread > 0 && RAND_bytes((unsigned char *)&r, sizeof(r)) == 1) {
+    if (spread > 0) {
         /* The modulo bias is below 2^-40 for any lifetime we issue. */
-        jitter = (int64_t)(r % (uint64_t)(2 * spread + 1)) - spread;
+        jitter = (int64_t)(api_random_u64() % (uint64_t)(2 * spread + 1)) - spread;
     }
     int64_t at = issued + life / 2 + jitter;
     if (at < issued) {
@@ -199,19 +201,37 @@ static enum api_err store_err_map(enum store_err code, struct api_error *err)
     }
 }
 
-static enum api_err respond_issued(struct api_request *req, const struct api_principal *p,
-                                   const struct ca_leaf *leaf, struct api_error *err)
+/* chain_members encodes the members every answer ends with, the chain and
+ * the bundle, once (JSON_EMBED: without the braces). */
+static enum api_err chain_members(const struct ca_issuer *issuer, char **out, size_t *out_len,
+                                  struct api_error *err)
 {
     enum api_err rc = API_OK;
-    const struct ca_issuer *issuer = api_server_issuer(req->srv);
-    json_t *doc = NULL;
-    json_t *dns = NULL;
-    char nb[32], na[32], ra[32];
     size_t chain_len = 0;
     size_t bundle_len = 0;
 
     const char *chain = ca_issuer_chain_pem(issuer, &chain_len);
     const char *bundle = ca_issuer_bundle_pem(issuer, &bundle_len);
+    json_t *doc =
+        json_pack("{s:s%, s:s%}", "chain", chain, chain_len, "bundle", bundle, bundle_len);
+    ENSURE(doc != NULL, API_ERR_INTERNAL, "cannot encode the chain");
+    *out = json_dumps(doc, JSON_COMPACT | JSON_EMBED);
+    ENSURE(*out != NULL, API_ERR_INTERNAL, "out of memory");
+    *out_len = strlen(*out);
+out:
+    json_decref(doc);
+    return rc;
+}
+
+static enum api_err respond_issued(struct api_request *req, const struct api_principal *p,
+                                   const struct ca_leaf *leaf, struct api_error *err)
+{
+    enum api_err rc = API_OK;
+    const struct api_signer *s = api_server_signer(req->srv);
+    json_t *doc = NULL;
+    json_t *dns = NULL;
+    char nb[32], na[32], ra[32];
+
     ENSURE(api_time_rfc3339(leaf->not_before, nb, sizeof(nb)) &&
                api_time_rfc3339(leaf->not_after, na, sizeof(na)) &&
                api_time_rfc3339(api_renew_after(leaf->not_before, leaf->not_after), ra, sizeof(ra)),
@@ -222,26 +242,66 @@ static enum api_err respond_issued(struct api_request *req, const struct api_pri
         ENSURE(json_array_append_new(dns, json_string(p->dns_names[i])) == 0, API_ERR_INTERNAL,
                "out of memory");
     }
-    doc = json_pack("{s:s, s:s, s:O, s:s, s:s, s:s, s:s%, s:s%, s:s%}", "serial", leaf->serial_hex,
-                    "spiffe_id", p->spiffe_id, "dns_names", dns, "not_before", nb, "not_after", na,
-                    "renew_after", ra, "certificate", leaf->pem, leaf->pem_len, "chain", chain,
-                    chain_len, "bundle", bundle, bundle_len);
+    doc = json_pack("{s:s, s:s, s:O, s:s, s:s, s:s, s:s%}", "serial", leaf->serial_hex, "spiffe_id",
+                    p->spiffe_id, "dns_names", dns, "not_before", nb, "not_after", na,
+                    "renew_after", ra, "certificate", leaf->pem, leaf->pem_len);
     ENSURE(doc != NULL, API_ERR_INTERNAL, "building the response failed");
-    ENSURE(api_response_set_json(&req->resp, MHD_HTTP_CREATED, doc), API_ERR_INTERNAL,
-           "out of memory");
+    ENSURE(api_response_set_json_more(&req->resp, MHD_HTTP_CREATED, doc, s->chain_members,
+                                      s->chain_members_len),
+           API_ERR_INTERNAL, "out of memory");
 out:
     json_decref(dns);
     json_decref(doc);
     return rc;
 }
 
+/* answer_error answers |err| in |req|, dropping any answer built so far. */
+static void answer_error(struct api_request *req, const struct api_error *err)
+{
+    if (!api_response_set_error(&req->resp, err)) {
+        api_response_cleanup(&req->resp);
+        req->resp.status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        req->resp.content_type = "application/json";
+        req->resp.error = "internal";
+    }
+}
+
+/* committed runs on the store's writer thread once the issuance's record is
+ * synced (or has failed): only now may the certificate leave. It must not
+ * touch |req| after resuming the connection, which may free it. */
+static void committed(void *arg, enum store_err src)
+{
+    struct api_request *req = arg;
+    struct api_server *srv = req->srv;
+    struct api_signer *s = api_server_signer(srv);
+    struct api_error err = {0};
+
+    api_server_store_result(srv, src);
+    if (store_err_map(src, &err) == API_OK) {
+        snprintf(req->serial_hex, sizeof(req->serial_hex), "%s", req->leaf.serial_hex);
+        api_metrics_issued(api_server_metrics(srv), (enum api_auth_method)req->rec.auth_method);
+    } else {
+        answer_error(req, &err);
+    }
+    ca_leaf_cleanup(&req->leaf);
+    req->phase = API_PHASE_READY;
+    MHD_resume_connection(req->conn);
+    pthread_mutex_lock(&s->mu);
+    if (--s->committing == 0) {
+        pthread_cond_broadcast(&s->settled);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* issue signs and answers in |req|, then hands the record to the group
+ * commit; API_OK means committed() will release the answer. */
 static enum api_err issue(struct api_request *req, const struct api_principal *p, int64_t now,
                           struct api_error *err)
 {
     enum api_err rc = API_OK;
     struct api_server *srv = req->srv;
+    struct api_signer *s = api_server_signer(srv);
     const struct api_config *cfg = api_server_config(srv);
-    struct ca_leaf leaf = {0};
     struct ca_error cerr = {0};
     const char *dns[CA_MAX_SANS];
 
@@ -255,31 +315,39 @@ static enum api_err issue(struct api_request *req, const struct api_principal *p
     }
     struct ca_identity id = {.spiffe_id = p->spiffe_id, .dns_names = dns, .num_dns_names = num_dns};
     snprintf(req->spiffe_id, sizeof(req->spiffe_id), "%s", p->spiffe_id);
-    enum ca_err crc =
-        ca_leaf_issue(api_server_issuer(srv), req->csr, req->csr_len, &id, ttl, now, &leaf, &cerr);
+    enum ca_err crc = ca_leaf_issue(api_server_issuer(srv), req->csr, req->csr_len, &id, ttl, now,
+                                    &req->leaf, &cerr);
     if (crc != CA_OK) {
         rc = issue_err(crc, &cerr, err);
         goto out;
     }
-    struct store_record rec = {
-        .serial_len = leaf.serial_len,
-        .issued_at = now,
-        .not_before = leaf.not_before,
-        .not_after = leaf.not_after,
-        .auth_method = (uint8_t)p->method,
-        .cert_der = leaf.der,
-        .cert_der_len = leaf.der_len,
-    };
-    memcpy(rec.serial, leaf.serial, leaf.serial_len);
-    snprintf(rec.spiffe_id, sizeof(rec.spiffe_id), "%s", p->spiffe_id);
-    enum store_err src = store_put(api_server_store(srv), &rec);
-    api_server_store_result(srv, src);
-    TRY(store_err_map(src, err));
-    snprintf(req->serial_hex, sizeof(req->serial_hex), "%s", leaf.serial_hex);
-    api_metrics_issued(api_server_metrics(srv), p->method);
-    TRY(respond_issued(req, p, &leaf, err));
+    struct store_record *rec = &req->rec;
+    memset(rec, 0, sizeof(*rec));
+    rec->serial_len = req->leaf.serial_len;
+    memcpy(rec->serial, req->leaf.serial, req->leaf.serial_len);
+    rec->issued_at = now;
+    rec->not_before = req->leaf.not_before;
+    rec->not_after = req->leaf.not_after;
+    rec->auth_method = (uint8_t)p->method;
+    rec->cert_der = req->leaf.der;
+    rec->cert_der_len = req->leaf.der_len;
+    snprintf(rec->spiffe_id, sizeof(rec->spiffe_id), "%s", p->spiffe_id);
+    TRY(respond_issued(req, p, &req->leaf, err));
+    pthread_mutex_lock(&s->mu);
+    s->committing++;
+    pthread_mutex_unlock(&s->mu);
+    enum store_err src = store_put_async(api_server_store(srv), rec, committed, req);
+    if (src != STORE_OK) {
+        pthread_mutex_lock(&s->mu);
+        s->committing--;
+        pthread_mutex_unlock(&s->mu);
+        api_server_store_result(srv, src);
+        TRY(store_err_map(src, err));
+    }
 out:
-    ca_leaf_cleanup(&leaf);
+    if (rc != API_OK) {
+        ca_leaf_cleanup(&req->leaf);
+    }
     return rc;
 }
 
@@ -334,7 +402,9 @@ out:
     return rc;
 }
 
-static void sign_one(struct api_request *req)
+/* sign_one handles one request; it returns 1 when the answer is ready and 0
+ * when the group commit will release it. */
+static int sign_one(struct api_request *req)
 {
     struct api_error err = {0};
     struct api_principal p;
@@ -344,13 +414,12 @@ static void sign_one(struct api_request *req)
     enum api_err rc = authenticate(req, now, &p, &err);
     if (rc == API_OK) {
         rc = issue(req, &p, now, &err);
+        if (rc == API_OK) {
+            return 0;
+        }
     }
-    if (rc != API_OK && !api_response_set_error(&req->resp, &err)) {
-        api_response_cleanup(&req->resp);
-        req->resp.status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-        req->resp.content_type = "application/json";
-        req->resp.error = "internal";
-    }
+    answer_error(req, &err);
+    return 1;
 }
 
 static void *signer_main(void *arg)
@@ -377,11 +446,12 @@ static void *signer_main(void *arg)
         pthread_mutex_unlock(&s->mu);
 
         req->next = NULL;
-        sign_one(req);
-        req->phase = API_PHASE_READY;
-        /* MHD takes its own lock here, which orders our writes to req before
-         * the poll thread reads them. */
-        MHD_resume_connection(req->conn);
+        if (sign_one(req)) {
+            req->phase = API_PHASE_READY;
+            /* MHD takes its own lock here, which orders our writes to req
+             * before the poll thread reads them. */
+            MHD_resume_connection(req->conn);
+        }
     }
     return NULL;
 }
@@ -431,6 +501,8 @@ enum api_err api_signer_new(struct api_server *srv, size_t num_threads, size_t d
     s->depth = depth;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_cond_init(&s->settled, NULL);
+    TRY(chain_members(api_server_issuer(srv), &s->chain_members, &s->chain_members_len, err));
     s->threads = calloc(num_threads, sizeof(*s->threads));
     ENSURE(s->threads != NULL, API_ERR_INTERNAL, "out of memory");
     for (; s->num_threads < num_threads; s->num_threads++) {
@@ -456,7 +528,16 @@ void api_signer_free(struct api_signer *s)
     for (size_t i = 0; i < s->num_threads; i++) {
         pthread_join(s->threads[i], NULL);
     }
+    /* Issuances still in the group commit resume their connections from
+     * the store's writer: the daemons must outlive them. */
+    pthread_mutex_lock(&s->mu);
+    while (s->committing > 0) {
+        pthread_cond_wait(&s->settled, &s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
     free(s->threads);
+    free(s->chain_members);
+    pthread_cond_destroy(&s->settled);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s);

@@ -128,7 +128,15 @@ struct ca_issuer {
      * up the key management and signature algorithm again; NULL when the
      * provider cannot copy one (pure Ed25519 in OpenSSL 3.0). */
     EVP_MD_CTX *sign_ctx;
+    /* Leaves already built, kept for the next ones to start from (leaf.c):
+     * everything per issuer stays, each leaf overwrites the rest. */
+    struct ca_leaf_pool *pool;
 };
+
+/* ca_leaf_pool_new and ca_leaf_pool_free make and free an issuer's pool of
+ * leaf templates (leaf.c); free takes NULL. */
+struct ca_leaf_pool *ca_leaf_pool_new(void);
+void ca_leaf_pool_free(struct ca_leaf_pool *pool);
 
 /* struct ca_ids is a checked identity: the SPIFFE ID, DNS names and IP
  * addresses (4 or 16 bytes each) that a leaf may carry. Plain data. */

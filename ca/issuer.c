@@ -57,6 +57,7 @@ void ca_issuer_free(struct ca_issuer *issuer)
         OPENSSL_free(issuer->exclude_dns[i]);
     }
     OPENSSL_free(issuer->exclude_dns);
+    ca_leaf_pool_free(issuer->pool);
     OPENSSL_free(issuer);
 }
 
@@ -588,6 +589,8 @@ enum ca_err ca_issuer_new(X509 *cert, EVP_PKEY *key, STACK_OF(X509) *roots,
                iss->ec_p256 != NULL && iss->ec_p384 != NULL,
            CA_ERR_INTERNAL, "digests or curves unavailable");
     TRY(build_extensions(iss, err));
+    iss->pool = ca_leaf_pool_new();
+    ENSURE(iss->pool != NULL, CA_ERR_INTERNAL, "out of memory");
 
     chain = sk_X509_new_null();
     ENSURE(chain != NULL && sk_X509_push(chain, iss->cert) > 0, CA_ERR_INTERNAL, "out of memory");

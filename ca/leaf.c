@@ -97,6 +97,68 @@ out:
     return rc;
 }
 
+/* ---- Leaf templates ----
+ * Building a leaf from X509_new costs a third of its non-signature work:
+ * the issuer name is copied (encoded and decoded) and six constant extensions
+ * encoded each time. A leaf that was signed is instead kept in the issuer's
+ * pool and the next leaf starts from it, overwriting every per-leaf field:
+ * serial, validity, key, keyUsage (RSA differs), subjectAltName, SKID and,
+ * by signing, the signature. A leaf whose build failed half-way is freed,
+ * never pooled. */
+#define LEAF_POOL_MAX 16
+
+struct ca_leaf_pool {
+    pthread_mutex_t mu;
+    X509 *certs[LEAF_POOL_MAX];
+    size_t num;
+};
+
+struct ca_leaf_pool *ca_leaf_pool_new(void)
+{
+    struct ca_leaf_pool *pool = OPENSSL_zalloc(sizeof(*pool));
+    if (pool != NULL && pthread_mutex_init(&pool->mu, NULL) != 0) {
+        OPENSSL_free(pool);
+        return NULL;
+    }
+    return pool;
+}
+
+void ca_leaf_pool_free(struct ca_leaf_pool *pool)
+{
+    if (pool == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < pool->num; i++) {
+        X509_free(pool->certs[i]);
+    }
+    pthread_mutex_destroy(&pool->mu);
+    OPENSSL_free(pool);
+}
+
+/* pool_take returns a pooled leaf, or NULL when there is none. */
+static X509 *pool_take(struct ca_leaf_pool *pool)
+{
+    X509 *cert = NULL;
+    pthread_mutex_lock(&pool->mu);
+    if (pool->num > 0) {
+        cert = pool->certs[--pool->num];
+    }
+    pthread_mutex_unlock(&pool->mu);
+    return cert;
+}
+
+/* pool_give keeps |cert| for a later leaf, or frees it when the pool is full. */
+static void pool_give(struct ca_leaf_pool *pool, X509 *cert)
+{
+    pthread_mutex_lock(&pool->mu);
+    if (pool->num < LEAF_POOL_MAX) {
+        pool->certs[pool->num++] = cert;
+        cert = NULL;
+    }
+    pthread_mutex_unlock(&pool->mu);
+    X509_free(cert);
+}
+
 /* push_name appends a URI, DNS (IA5String) or IP (OCTET STRING) name. */
 static int push_name(GENERAL_NAMES *gens, int type, const void *data, size_t len)
 {
@@ -115,10 +177,10 @@ static int push_name(GENERAL_NAMES *gens, int type, const void *data, size_t len
     return 1;
 }
 
-/* add_sans adds the subjectAltName. SPIFFE X509-SVID 2: "An X.509 SVID MUST
- * contain exactly one URI SAN"; RFC 5280 4.2.1.6: "If the subject field
- * contains an empty sequence, then the issuing CA MUST include a
- * subjectAltName extension that is marked as critical." */
+/* add_sans adds the subjectAltName, or replaces a pooled leaf's in place. SPIFFE X509-SVID 2: "An
+ * X.509 SVID MUST contain exactly one URI SAN"; RFC 5280 4.2.1.6: "If the subject field contains an
+ * empty sequence, then the issuing CA MUST include a subjectAltName extension that is marked as
+ * critical." */
 static enum ca_err add_sans(X509 *cert, const struct ca_ids *ids, struct ca_error *err)
 {
     enum ca_err rc = CA_OK;
@@ -135,7 +197,7 @@ static enum ca_err add_sans(X509 *cert, const struct ca_ids *ids, struct ca_erro
         ENSURE(push_name(gens, GEN_IPADD, ids->ip[i], ids->ip_len[i]), CA_ERR_INTERNAL,
                "out of memory");
     }
-    OSSL(X509_add1_ext_i2d(cert, NID_subject_alt_name, gens, 1, X509V3_ADD_DEFAULT),
+    OSSL(X509_add1_ext_i2d(cert, NID_subject_alt_name, gens, 1, X509V3_ADD_REPLACE),
          CA_ERR_INTERNAL, "cannot add subjectAltName");
 out:
     GENERAL_NAMES_free(gens);
@@ -181,10 +243,10 @@ out:
     return rc;
 }
 
-/* add_skid adds the subjectKeyIdentifier. RFC 5280 4.2.1.2: "For end entity
- * certificates, the subject key identifier extension provides a means for
- * identifying certificates containing the particular public key"; method
- * (1): the SHA-1 of the BIT STRING subjectPublicKey. */
+/* add_skid adds the subjectKeyIdentifier, or replaces a pooled leaf's. RFC 5280 4.2.1.2: "For end
+ * entity certificates, the subject key identifier extension provides a means for identifying
+ * certificates containing the particular public key"; method (1): the SHA-1 of the BIT STRING
+ * subjectPublicKey. */
 static enum ca_err add_skid(const struct ca_issuer *issuer, X509 *cert, const struct ca_spki *spki,
                             struct ca_error *err)
 {
@@ -197,7 +259,7 @@ static enum ca_err add_skid(const struct ca_issuer *issuer, X509 *cert, const st
     OSSL(EVP_Digest(spki->key, spki->key_len, md, &md_len, issuer->sha1, NULL), CA_ERR_INTERNAL,
          "cannot hash the public key");
     OSSL(ASN1_OCTET_STRING_set(skid, md, (int)md_len), CA_ERR_INTERNAL, "out of memory");
-    OSSL(X509_add1_ext_i2d(cert, NID_subject_key_identifier, skid, 0, X509V3_ADD_DEFAULT),
+    OSSL(X509_add1_ext_i2d(cert, NID_subject_key_identifier, skid, 0, X509V3_ADD_REPLACE),
          CA_ERR_INTERNAL, "cannot add subjectKeyIdentifier");
 out:
     ASN1_OCTET_STRING_free(skid);
@@ -363,17 +425,23 @@ enum ca_err ca_leaf_build(const struct ca_issuer *issuer, const struct ca_spki *
     leaf.not_before = now - BACKDATE_S;
     leaf.not_after = not_after;
 
-    cert = X509_new();
-    ENSURE(cert != NULL, CA_ERR_INTERNAL, "out of memory");
-    /* SPIFFE X509-SVID 4 and RFC 5280 4.1.2.1: extensions need version 3. */
-    OSSL(X509_set_version(cert, X509_VERSION_3), CA_ERR_INTERNAL, "cannot set version");
+    /* X509V3_ADD_REPLACE overwrites a pooled leaf's extension where it
+     * stands and appends to a new one, so the order below holds for both. */
+    cert = pool_take(issuer->pool);
+    int fresh = cert == NULL;
+    if (fresh) {
+        cert = X509_new();
+        ENSURE(cert != NULL, CA_ERR_INTERNAL, "out of memory");
+        /* SPIFFE X509-SVID 4 and RFC 5280 4.1.2.1: extensions need version 3. */
+        OSSL(X509_set_version(cert, X509_VERSION_3), CA_ERR_INTERNAL, "cannot set version");
+        /* The subject stays the empty SEQUENCE X509_new made: the identity
+         * is in the SAN alone. The issuer is the intermediate's subject (RFC
+         * 5280 4.1.2.4: "MUST contain a non-empty distinguished name"). */
+        OSSL(X509_set_issuer_name(cert, X509_get_subject_name(issuer->cert)), CA_ERR_INTERNAL,
+             "cannot set issuer");
+    }
     OSSL(ASN1_STRING_set(X509_get_serialNumber(cert), leaf.serial, (int)leaf.serial_len),
          CA_ERR_INTERNAL, "cannot set serial");
-    /* The subject stays the empty SEQUENCE X509_new made: the identity is in
-     * the SAN alone. The issuer is the intermediate's subject (RFC 5280
-     * 4.1.2.4: "MUST contain a non-empty distinguished name"). */
-    OSSL(X509_set_issuer_name(cert, X509_get_subject_name(issuer->cert)), CA_ERR_INTERNAL,
-         "cannot set issuer");
     ENSURE(ASN1_TIME_set(X509_getm_notBefore(cert), (time_t)leaf.not_before) != NULL &&
                ASN1_TIME_set(X509_getm_notAfter(cert), (time_t)leaf.not_after) != NULL,
            CA_ERR_INTERNAL, "cannot set validity");
@@ -382,25 +450,34 @@ enum ca_err ca_leaf_build(const struct ca_issuer *issuer, const struct ca_spki *
     /* Extensions, in the profile's order. Constant ones are encoded from the
      * issuer's values; nothing comes from the CSR. */
     ASN1_BIT_STRING *ku = spki->type == CA_LEAF_KEY_RSA ? issuer->ext_ku_rsa : issuer->ext_ku;
-    OSSL(add_const(cert, NID_basic_constraints, issuer->ext_bc, 1), CA_ERR_INTERNAL,
+    if (fresh) {
+        OSSL(add_const(cert, NID_basic_constraints, issuer->ext_bc, 1), CA_ERR_INTERNAL,
+             "cannot add extension");
+    }
+    OSSL(X509_add1_ext_i2d(cert, NID_key_usage, ku, 1, X509V3_ADD_REPLACE), CA_ERR_INTERNAL,
          "cannot add extension");
-    OSSL(add_const(cert, NID_key_usage, ku, 1), CA_ERR_INTERNAL, "cannot add extension");
-    OSSL(add_const(cert, NID_ext_key_usage, issuer->ext_eku, 0), CA_ERR_INTERNAL,
-         "cannot add extension");
+    if (fresh) {
+        OSSL(add_const(cert, NID_ext_key_usage, issuer->ext_eku, 0), CA_ERR_INTERNAL,
+             "cannot add extension");
+    }
     TRY(add_sans(cert, ids, err));
     TRY(add_skid(issuer, cert, spki, err));
-    OSSL(add_const(cert, NID_authority_key_identifier, issuer->ext_akid, 0), CA_ERR_INTERNAL,
-         "cannot add extension");
-    OSSL(add_const(cert, NID_info_access, issuer->ext_aia, 0), CA_ERR_INTERNAL,
-         "cannot add extension");
-    OSSL(add_const(cert, NID_crl_distribution_points, issuer->ext_cdp, 0), CA_ERR_INTERNAL,
-         "cannot add extension");
+    if (fresh) {
+        OSSL(add_const(cert, NID_authority_key_identifier, issuer->ext_akid, 0), CA_ERR_INTERNAL,
+             "cannot add extension");
+        OSSL(add_const(cert, NID_info_access, issuer->ext_aia, 0), CA_ERR_INTERNAL,
+             "cannot add extension");
+        OSSL(add_const(cert, NID_crl_distribution_points, issuer->ext_cdp, 0), CA_ERR_INTERNAL,
+             "cannot add extension");
+    }
 
     TRY(sign(issuer, cert, err));
     TRY(encode(cert, &leaf, err));
 
     *out = leaf;
     memset(&leaf, 0, sizeof(leaf));
+    pool_give(issuer->pool, cert);
+    cert = NULL;
 out:
     ERR_clear_error();
     ca_leaf_cleanup(&leaf);

@@ -1,5 +1,6 @@
 /* cert.c: issuance records: put, get, revoke and the walk over revoked
  * records that a CRL needs. Writes go through the group-commit writer. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -95,6 +96,27 @@ enum store_err store_put(struct store *st, const struct store_record *rec)
     op.kind = STORE_OP_PUT;
     op.rec = rec;
     return store_submit(st, &op);
+}
+
+enum store_err store_put_async(struct store *st, const struct store_record *rec,
+                               void (*done)(void *arg, enum store_err rc), void *arg)
+{
+    if (st == NULL || done == NULL || store_record_check(rec) != STORE_OK) {
+        return STORE_ERR_INVALID_ARGUMENT;
+    }
+    struct store_op *op = calloc(1, sizeof(*op));
+    if (op == NULL) {
+        return STORE_ERR_INTERNAL;
+    }
+    op->kind = STORE_OP_PUT;
+    op->rec = rec;
+    op->on_done = done;
+    op->arg = arg;
+    enum store_err rc = store_enqueue(st, op);
+    if (rc != STORE_OK) {
+        free(op);
+    }
+    return rc;
 }
 
 enum store_err store_get(struct store *st, const unsigned char *serial, size_t serial_len,

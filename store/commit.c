@@ -103,7 +103,16 @@ static void run_batch(struct store *st, struct store_op **ops, size_t num)
     /* Woken callers need not take the queue's lock, so they do not contend
      * with each other or with the next batch being queued. */
     for (size_t i = 0; i < num; i++) {
-        sem_post(&ops[i]->done);
+        struct store_op *op = ops[i];
+        if (op->on_done == NULL) {
+            sem_post(&op->done);
+            continue;
+        }
+        void (*on_done)(void *, enum store_err) = op->on_done;
+        void *arg = op->arg;
+        enum store_err op_rc = op->rc;
+        free(op);
+        on_done(arg, op_rc);
     }
 }
 
@@ -165,18 +174,13 @@ void store_writer_stop(struct store *st)
     st->batch = NULL;
 }
 
-enum store_err store_submit(struct store *st, struct store_op *op)
+enum store_err store_enqueue(struct store *st, struct store_op *op)
 {
-    if (sem_init(&op->done, 0, 0) != 0) {
-        return STORE_ERR_INTERNAL;
-    }
     op->next = NULL;
     op->rc = STORE_OK;
-
     pthread_mutex_lock(&st->mu);
     if (st->stopping) {
         pthread_mutex_unlock(&st->mu);
-        sem_destroy(&op->done);
         return STORE_ERR_CLOSED;
     }
     if (st->tail != NULL) {
@@ -187,6 +191,20 @@ enum store_err store_submit(struct store *st, struct store_op *op)
     st->tail = op;
     pthread_cond_signal(&st->wake);
     pthread_mutex_unlock(&st->mu);
+    return STORE_OK;
+}
+
+enum store_err store_submit(struct store *st, struct store_op *op)
+{
+    if (sem_init(&op->done, 0, 0) != 0) {
+        return STORE_ERR_INTERNAL;
+    }
+    op->on_done = NULL;
+    enum store_err rc = store_enqueue(st, op);
+    if (rc != STORE_OK) {
+        sem_destroy(&op->done);
+        return rc;
+    }
     while (sem_wait(&op->done) != 0) {
         /* EINTR: a signal handler ran; keep waiting for the commit. */
     }

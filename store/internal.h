@@ -82,10 +82,11 @@ enum store_op_kind {
     STORE_OP_CRL,
 };
 
-/* struct store_op is one queued write, on its caller's stack. The caller
- * waits on |done| until the writer posts it; the writer touches the op only
- * between submission and that post (which orders its writes before the
- * caller's reads). */
+/* struct store_op is one queued write. A waiting caller's op is on its stack
+ * and the caller waits on |done| until the writer posts it; the writer touches
+ * the op only between submission and that post (which orders its writes before
+ * the caller's reads). An op with |on_done| (store_put_async) is on the heap:
+ * the writer calls on_done(arg, rc) and frees it instead. */
 struct store_op {
     enum store_op_kind kind;
     const struct store_record *rec; /* PUT: borrowed */
@@ -101,6 +102,8 @@ struct store_op {
     uint64_t number; /* CRL: the number taken */
     enum store_err rc;
     sem_t done;
+    void (*on_done)(void *arg, enum store_err rc); /* asynchronous: no waiter */
+    void *arg;
     struct store_op *next; /* queue link, guarded by store.mu */
 };
 
@@ -201,6 +204,10 @@ void store_writer_stop(struct store *st);
 /* store_submit queues |op|, waits until its batch has committed (or failed),
  * and returns op->rc. Thread-safe. */
 enum store_err store_submit(struct store *st, struct store_op *op);
+
+/* store_enqueue queues |op| for the writer without waiting; STORE_ERR_CLOSED
+ * once the store is closing (the op is then not queued). */
+enum store_err store_enqueue(struct store *st, struct store_op *op);
 
 /* The per-kind steps the writer runs inside its write transaction. Each
  * returns STORE_ERR_EXISTS, STORE_ERR_NOT_FOUND or STORE_ERR_INVALID_ARGUMENT

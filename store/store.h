@@ -81,6 +81,17 @@ void store_record_cleanup(struct store_record *rec);
 enum store_err store_put(struct store *st, const struct store_record *rec)
     __attribute__((warn_unused_result));
 
+/* store_put_async queues |rec| for the next group commit and returns at once.
+ * done(arg, rc) then runs on the store's writer thread once that commit is
+ * synced (STORE_OK) or has failed (the codes of store_put); until it runs,
+ * |rec| and what it points to must stay valid and unchanged. When
+ * store_put_async itself fails (STORE_ERR_CLOSED once the store is closing),
+ * |done| is never called. |done| must be quick and must not write to the
+ * store: the next batch waits for it. store_close runs every pending |done|. */
+enum store_err store_put_async(struct store *st, const struct store_record *rec,
+                               void (*done)(void *arg, enum store_err rc), void *arg)
+    __attribute__((warn_unused_result));
+
 /* store_get fills |*out| with the record of |serial|, or STORE_ERR_NOT_FOUND. */
 enum store_err store_get(struct store *st, const unsigned char *serial, size_t serial_len,
                          struct store_record *out) __attribute__((warn_unused_result));

@@ -446,6 +446,68 @@ Test(ca_leaf, draws_distinct_positive_16_byte_serials)
     EVP_PKEY_free(key);
 }
 
+/* Leaves are built from the pooled previous leaf (leaf.c): alternate key
+ * types, identities and lifetimes so that anything one leaf left behind
+ * would show in the next. */
+Test(ca_leaf, a_leaf_built_from_a_pooled_one_keeps_nothing_of_it)
+{
+    static const enum testpki_key types[] = {TESTPKI_P256, TESTPKI_RSA2048, TESTPKI_ED25519,
+                                             TESTPKI_P384, TESTPKI_RSA2048, TESTPKI_P256};
+    static const struct ca_identity other = {.spiffe_id = "spiffe://example.org/other"};
+    int64_t now = (int64_t)time(NULL);
+    int first_order[8];
+
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        EVP_PKEY *key = testpki_key_new(types[i]);
+        struct ca_leaf leaf = {0};
+        struct ca_error err = {0};
+        int64_t ttl = 3600 + 60 * (int64_t)i;
+        if (i % 2 == 0) {
+            cr_assert_eq(issue_key(key, 0, ttl, now + (int64_t)i, &leaf, &err), CA_OK, "%s",
+                         err.msg);
+            assert_profile(&leaf, key, now + (int64_t)i, ttl);
+        } else {
+            size_t len = 0;
+            char *pem = testpki_csr_pem(key, NULL, 0, 0, &len);
+            cr_assert_eq(ca_leaf_issue(issuer, pem, len, &other, ttl, now, &leaf, &err), CA_OK,
+                         "%s", err.msg);
+            free(pem);
+            X509 *x = parse(&leaf);
+            cr_assert_eq(X509_verify(x, pki.inter_key), 1);
+            cr_assert_eq(EVP_PKEY_eq(X509_get0_pubkey(x), key), 1);
+            cr_assert_eq(leaf.not_after, now + ttl);
+            cr_assert_eq(X509_get_ext_count(x), 8);
+            GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+            cr_assert_eq(sk_GENERAL_NAME_num(gens), 1, "only the one URI of this identity");
+            assert_uri(sk_GENERAL_NAME_value(gens, 0), other.spiffe_id);
+            GENERAL_NAMES_free(gens);
+            uint32_t want_ku = KU_DIGITAL_SIGNATURE;
+            if (EVP_PKEY_is_a(key, "RSA")) {
+                want_ku |= KU_KEY_ENCIPHERMENT;
+            }
+            cr_assert_eq(X509_get_key_usage(x), want_ku);
+            const ASN1_BIT_STRING *bits = X509_get0_pubkey_bitstr(x);
+            unsigned char md[20];
+            cr_assert_eq(EVP_Digest(bits->data, (size_t)bits->length, md, NULL, EVP_sha1(), NULL),
+                         1);
+            cr_assert_eq(memcmp(ASN1_STRING_get0_data(X509_get0_subject_key_id(x)), md, 20), 0);
+            X509_free(x);
+        }
+        /* The extensions keep the profile's order whatever was replaced. */
+        X509 *x = parse(&leaf);
+        for (int e = 0; e < 8; e++) {
+            int nid = OBJ_obj2nid(X509_EXTENSION_get_object(X509_get_ext(x, e)));
+            if (i == 0) {
+                first_order[e] = nid;
+            }
+            cr_assert_eq(nid, first_order[e], "extension %d of leaf %zu", e, i);
+        }
+        X509_free(x);
+        ca_leaf_cleanup(&leaf);
+        EVP_PKEY_free(key);
+    }
+}
+
 Test(ca_leaf, refuses_a_bad_identity_before_looking_at_the_csr)
 {
     static const char *const bad_dns[] = {"-bad-.example.org"};
