@@ -39,7 +39,6 @@
 #define API_CONNECTION_LIMIT    4096u
 #define API_CONNECTION_TIMEOUT  10u /* seconds idle */
 #define API_CONNECTION_MEMORY   (32 * 1024)
-#define API_SIGNERS_DEFAULT     64
 #define API_SIGN_QUEUE_DEFAULT  256
 #define API_STOP_GRACE_MS       10000
 #define API_MAINTENANCE_EVERY_S 30
@@ -205,6 +204,18 @@ int api_server_ready(struct api_server *srv, int64_t now, const char **out_why)
 }
 
 /* ---- Environment knobs (tests and tuning) ---- */
+
+static unsigned pool_size(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1u : n > 64 ? 64u : (unsigned)n;
+}
+
+/* Signer threads only compute (the group commit answers for them), except for
+ * a provisioner token's jti, which is written before signing; a few per core
+ * keep the cores busy while some wait on that. Measured with
+ * tests/bench/bench_issue.sh on 2 cores: 2, 4 and 8 signers issue alike. */
+#define API_SIGNERS_PER_CPU 4
 
 static size_t env_size(const char *name, size_t def, size_t max)
 {
@@ -502,12 +513,6 @@ out:
     return rc;
 }
 
-static unsigned pool_size(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1u : n > 64 ? 64u : (unsigned)n;
-}
-
 /* raise_fd_limit lifts the soft descriptor limit (often 1024) towards the
  * hard one, so that both listeners can hold API_CONNECTION_LIMIT connections
  * besides the store, the log and the signers: 1,000 idle connections and a
@@ -652,7 +657,7 @@ enum api_err api_server_start(const char *config_path, struct api_server **out,
     }
     TRY(api_crl_new(srv->issuer, srv->store, &srv->cfg, &srv->crl, err));
     TRY(api_ocsp_new(srv->issuer, srv->store, srv->cfg.ocsp_validity_s, 0, &srv->ocsp, err));
-    TRY(api_signer_new(srv, env_size("SIGNET_SIGNERS", API_SIGNERS_DEFAULT, 1024),
+    TRY(api_signer_new(srv, env_size("SIGNET_SIGNERS", API_SIGNERS_PER_CPU * pool_size(), 1024),
                        env_size("SIGNET_SIGN_QUEUE", API_SIGN_QUEUE_DEFAULT, 1u << 20),
                        &srv->signer, err));
     ENSURE(atomic_compare_exchange_strong(&tls_server, &expected, srv), API_ERR_INTERNAL,
