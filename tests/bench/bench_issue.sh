@@ -14,6 +14,7 @@
 # full TLS handshake per certificate).
 # cfssl: `cfssl serve` signing the same CSR with a P-256 CA over plain HTTP, no
 # authentication; "nostore" is an upper bound for its HTTP+signing path,
+# "nostore-tls" the same over HTTPS (TLS 1.3, keep-alive) like signet,
 # "sqlite" records every certificate with -db-config in a SQLite file (rollback
 # journal, SQLite's default: 3 fdatasyncs per certificate), "sqlite-wal" in WAL
 # mode with _sync=FULL (1 fdatasync per certificate: durable like signet), and
@@ -141,11 +142,12 @@ start_cfssl() { # NAME [cfssl serve args...]
   PID[$name]=$!
   CFSSL_PIDS+=($!)
   URL[$name]=http://127.0.0.1:$port
+  case " $* " in *" -tls-cert "*) URL[$name]=https://127.0.0.1:$port ;; esac
   BODY[$name]=$T_DIR/cfssl.json.body
   PATHS[$name]=/api/v1/cfssl/sign
   TOKEN[$name]=
   for _ in $(seq 1 100); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' -d @cfssl.json.body "${URL[$name]}/api/v1/cfssl/sign")" = 200 ] &&
+    [ "$(curl -sk -o /dev/null -w '%{http_code}' -d @cfssl.json.body "${URL[$name]}/api/v1/cfssl/sign")" = 200 ] &&
       return 0
     sleep 0.1
   done
@@ -154,6 +156,12 @@ start_cfssl() { # NAME [cfssl serve args...]
   return 1
 }
 start_cfssl cfssl-nostore || exit 1
+# Like for like with signet's HTTPS: the same server over TLS (P-256 server
+# key, Go's TLS 1.3 defaults), still without a store or authentication.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout tls-key.pem \
+  -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 30 -out tls.pem 2>/dev/null ||
+  exit 1
+start_cfssl cfssl-nostore-tls -tls-cert tls.pem -tls-key tls-key.pem || exit 1
 start_cfssl cfssl-sqlite -db-config cfssl-db.json || exit 1
 start_cfssl cfssl-sqlite-wal -db-config cfssl-wal-db.json || exit 1
 start_cfssl cfssl-wal-nosync -db-config cfssl-wal-nosync-db.json || exit 1
@@ -236,7 +244,7 @@ for try in $(seq 1 "$tries"); do
   fi
 done
 
-names=${BENCH_NAMES:-signet signet-close cfssl-nostore cfssl-sqlite cfssl-sqlite-wal cfssl-wal-nosync}
+names=${BENCH_NAMES:-signet signet-close cfssl-nostore cfssl-nostore-tls cfssl-sqlite cfssl-sqlite-wal cfssl-wal-nosync}
 [ -n "${SIGNET_BIN_B:-}" ] && names=$(echo " $names " | sed 's/ signet / signet signet-b /')
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "start: $(uptime)"
@@ -269,20 +277,21 @@ rate() { # NAME C: certs/s of a point, 0 when it did not run
   echo "${v%% *}"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
-printf '%-17s %4s %10s %10s %10s %10s %10s\n' server c vs-nostore vs-sqlite vs-wal vs-nosync \
-  of-bound
+printf '%-17s %4s %10s %10s %10s %10s %10s %10s\n' server c vs-nostore vs-tls vs-sqlite vs-wal \
+  vs-nosync of-bound
 for n in signet signet-b signet-close; do
   [ -n "${RES[$n,${conc%% *}]:-}" ] || continue
   for c in $conc; do
     s=$(rate "$n" "$c")
-    printf '%-17s %4s %10s %10s %10s %10s %10s\n' "$n" "$c" \
-      "$(ratio "$s" "$(rate cfssl-nostore "$c")")" "$(ratio "$s" "$(rate cfssl-sqlite "$c")")" \
+    printf '%-17s %4s %10s %10s %10s %10s %10s %10s\n' "$n" "$c" \
+      "$(ratio "$s" "$(rate cfssl-nostore "$c")")" "$(ratio "$s" "$(rate cfssl-nostore-tls "$c")")" \
+      "$(ratio "$s" "$(rate cfssl-sqlite "$c")")" \
       "$(ratio "$s" "$(rate cfssl-sqlite-wal "$c")")" "$(ratio "$s" "$(rate cfssl-wal-nosync "$c")")" \
       "$(ratio "$s" "$bound")"
   done
 done
 echo
-for n in signet signet-b cfssl-nostore cfssl-sqlite cfssl-sqlite-wal cfssl-wal-nosync; do
+for n in signet signet-b cfssl-nostore cfssl-nostore-tls cfssl-sqlite cfssl-sqlite-wal cfssl-wal-nosync; do
   [ -n "${PID[$n]:-}" ] || continue
   printf 'memory %-17s %s\n' "$n" "$(hwm "${PID[$n]}")"
 done
