@@ -15,6 +15,7 @@
 # cfssl: `cfssl serve` signing the same CSR with a P-256 CA over plain HTTP, no
 # authentication; "nostore" is an upper bound for its HTTP+signing path,
 # "nostore-tls" the same over HTTPS (TLS 1.3, keep-alive) like signet,
+# "tls-close" that server with a new TLS connection per certificate,
 # "sqlite" records every certificate with -db-config in a SQLite file (rollback
 # journal, SQLite's default: 3 fdatasyncs per certificate), "sqlite-wal" in WAL
 # mode with _sync=FULL (1 fdatasync per certificate: durable like signet), and
@@ -162,6 +163,10 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout tls
   -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 30 -out tls.pem 2>/dev/null ||
   exit 1
 start_cfssl cfssl-nostore-tls -tls-cert tls.pem -tls-key tls-key.pem || exit 1
+# ... and with a new TLS connection per certificate, like signet-close.
+for k in PID URL BODY PATHS TOKEN; do
+  eval "$k[cfssl-tls-close]=\${$k[cfssl-nostore-tls]}"
+done
 start_cfssl cfssl-sqlite -db-config cfssl-db.json || exit 1
 start_cfssl cfssl-sqlite-wal -db-config cfssl-wal-db.json || exit 1
 start_cfssl cfssl-wal-nosync -db-config cfssl-wal-nosync-db.json || exit 1
@@ -199,7 +204,7 @@ declare -A RES
 point() {
   local n=$1 c=$2 t close=0 try best="" best_other=1000 line lo=0 hi=0
   t=$((c < $(nproc) ? c : $(nproc)))
-  [ "$n" = signet-close ] && close=1
+  case $n in *-close) close=1 ;; esac
   for try in $(seq 1 "$tries"); do
     line=$(
       read -r b0 a0 <<<"$(sys_ticks)"
@@ -244,7 +249,7 @@ for try in $(seq 1 "$tries"); do
   fi
 done
 
-names=${BENCH_NAMES:-signet signet-close cfssl-nostore cfssl-nostore-tls cfssl-sqlite cfssl-sqlite-wal cfssl-wal-nosync}
+names=${BENCH_NAMES:-signet signet-close cfssl-nostore cfssl-nostore-tls cfssl-tls-close cfssl-sqlite cfssl-sqlite-wal cfssl-wal-nosync}
 [ -n "${SIGNET_BIN_B:-}" ] && names=$(echo " $names " | sed 's/ signet / signet signet-b /')
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "start: $(uptime)"
@@ -289,6 +294,11 @@ for n in signet signet-b signet-close; do
       "$(ratio "$s" "$(rate cfssl-sqlite-wal "$c")")" "$(ratio "$s" "$(rate cfssl-wal-nosync "$c")")" \
       "$(ratio "$s" "$bound")"
   done
+done
+for c in $conc; do
+  [ -n "${RES[signet-close,$c]:-}" ] && [ -n "${RES[cfssl-tls-close,$c]:-}" ] || continue
+  printf 'c=%-3s signet-close / cfssl-tls-close (a TLS handshake per certificate for both): %s\n' \
+    "$c" "$(ratio "$(rate signet-close "$c")" "$(rate cfssl-tls-close "$c")")"
 done
 echo
 for n in signet signet-b cfssl-nostore cfssl-nostore-tls cfssl-sqlite cfssl-sqlite-wal cfssl-wal-nosync; do
