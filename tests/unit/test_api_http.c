@@ -249,3 +249,51 @@ Test(api_http, allows_head_only_where_get_is_allowed)
     cr_assert_eq(r->id, API_ROUTE_CERTS); /* and its handler authenticates like GET */
     cr_assert_eq(api_route_match("head", "/v1/certs", 1, &r, NULL), API_ERR_METHOD_NOT_ALLOWED);
 }
+
+/* The issuance answer: an object's members, then members jansson encoded once
+ * with JSON_EMBED; the result must be one valid object holding both, in order. */
+Test(api_http, joins_an_objects_members_with_pre_encoded_ones)
+{
+    struct api_response resp = {0};
+    json_t *fixed = json_pack("{s:s, s:s}", "chain", "-----BEGIN X-----\n\"q\"\n", "bundle", "b");
+    cr_assert_not_null(fixed);
+    char *more = json_dumps(fixed, JSON_COMPACT | JSON_EMBED);
+    cr_assert_not_null(more);
+    json_t *doc = json_pack("{s:s, s:[s]}", "serial", "3f", "dns_names", "a.example");
+    cr_assert_not_null(doc);
+
+    cr_assert(api_response_set_json_more(&resp, 201, doc, more, strlen(more)));
+    cr_assert_eq(resp.status, 201);
+    cr_assert_str_eq(resp.content_type, "application/json");
+    cr_assert_eq(strlen((char *)resp.body), resp.body_len);
+    json_error_t jerr;
+    json_t *back = json_loadb((char *)resp.body, resp.body_len, JSON_REJECT_DUPLICATES, &jerr);
+    cr_assert_not_null(back, "not JSON: %s: %s", jerr.text, (char *)resp.body);
+    cr_assert_eq(json_object_size(back), 4);
+    cr_assert_str_eq(json_string_value(json_object_get(back, "serial")), "3f");
+    cr_assert_str_eq(json_string_value(json_object_get(back, "chain")),
+                     "-----BEGIN X-----\n\"q\"\n");
+    cr_assert_str_eq(json_string_value(json_object_get(back, "bundle")), "b");
+    const char *first = json_object_iter_key(json_object_iter(back));
+    cr_assert_str_eq(first, "serial", "the object's own members come first");
+    json_decref(back);
+
+    /* An empty object with pre-encoded members, and members with none. */
+    json_t *empty = json_object();
+    cr_assert(api_response_set_json_more(&resp, 201, empty, more, strlen(more)));
+    back = json_loadb((char *)resp.body, resp.body_len, 0, &jerr);
+    cr_assert_not_null(back, "%s", (char *)resp.body);
+    cr_assert_eq(json_object_size(back), 2);
+    json_decref(back);
+    cr_assert(api_response_set_json_more(&resp, 201, doc, "", 0));
+    back = json_loadb((char *)resp.body, resp.body_len, 0, &jerr);
+    cr_assert_not_null(back, "%s", (char *)resp.body);
+    cr_assert_eq(json_object_size(back), 2);
+    json_decref(back);
+
+    json_decref(empty);
+    json_decref(doc);
+    free(more);
+    json_decref(fixed);
+    api_response_cleanup(&resp);
+}
