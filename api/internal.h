@@ -528,10 +528,8 @@ enum api_log_level api_server_log_level(const struct api_server *srv);
 int64_t api_now(void);
 uint64_t api_mono_ns(void);
 
-/* api_random_u64 returns 64 bits from OpenSSL's CSPRNG, drawn in blocks into a
- * thread-local buffer (one RAND_bytes per request cost about 1% of an
- * issuance). For jitter and request ids, never for keys or serials; 0 when
- * OpenSSL has no randomness. */
+/* api_random_u64 returns 64 bits of ca_random_bytes, for jitter and request
+ * ids; 0 when OpenSSL has no randomness. */
 uint64_t api_random_u64(void);
 
 /* api_server_inflight_add adds |delta| to the count of requests in flight

@@ -21,7 +21,6 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include "internal.h"
@@ -99,21 +98,14 @@ uint64_t api_mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-#define RANDOM_PER_DRAW 32
-
-static __thread uint64_t tls_random[RANDOM_PER_DRAW];
-static __thread size_t tls_random_left;
-
 uint64_t api_random_u64(void)
 {
-    if (tls_random_left == 0) {
-        if (RAND_bytes((unsigned char *)tls_random, (int)sizeof(tls_random)) != 1) {
-            ERR_clear_error();
-            return 0;
-        }
-        tls_random_left = RANDOM_PER_DRAW;
+    uint64_t v = 0;
+    if (ca_random_bytes((unsigned char *)&v, sizeof(v)) != 1) {
+        ERR_clear_error();
+        return 0;
     }
-    return tls_random[--tls_random_left];
+    return v;
 }
 
 const struct ca_issuer *api_server_issuer(const struct api_server *srv)

@@ -244,6 +244,14 @@ enum ca_err ca_leaf_issue_for_key(const struct ca_issuer *issuer, EVP_PKEY *pub,
 /* ca_leaf_cleanup frees the buffers of |leaf|; NULL is allowed. */
 void ca_leaf_cleanup(struct ca_leaf *leaf);
 
+/* ca_random_bytes fills |out| (|len| bytes) from OpenSSL's CSPRNG, drawn in
+ * blocks into a thread-local buffer (one RAND_bytes per call cost about 1% of
+ * an issuance); each byte is handed out once and cleansed from the buffer,
+ * and a child process after fork() never gets its parent's bytes. Returns 1,
+ * or 0 when OpenSSL has no randomness. Serials and the server's jitter and
+ * request ids use it. */
+int ca_random_bytes(unsigned char *out, size_t len) __attribute__((warn_unused_result));
+
 /* ca_issuer_chain_pem returns the intermediate's PEM (what a leaf's "chain"
  * holds), borrowed for the issuer's lifetime; |*out_len| gets its length. */
 const char *ca_issuer_chain_pem(const struct ca_issuer *issuer, size_t *out_len);

@@ -2,6 +2,7 @@
  * per issuer (extensions, digests, issuer name) was built by ca_issuer_new; this
  * file only adds what is unique to one certificate: serial, validity, key,
  * SANs and SKID, then signs. */
+#include <limits.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -266,48 +267,45 @@ out:
     return rc;
 }
 
-/* Serials come from RAND_bytes (OpenSSL's CSPRNG) drawn SERIALS_PER_DRAW at a
- * time into a thread-local buffer: one call per serial cost about 1% of an
- * issuance. Each serial is handed out once and its bytes are cleansed; a
- * fork handler empties the forking thread's buffer in the child (the only
- * thread there), so parent and child never share a serial. Without that
- * handler, every serial is drawn directly. */
-#define SERIALS_PER_DRAW 16
+/* Random bytes are drawn RANDOM_BLOCK at a time into a thread-local buffer.
+ * A fork handler empties the forking thread's buffer in the child (the only
+ * thread there), so parent and child never share bytes; without that handler
+ * every call draws directly. */
+#define RANDOM_BLOCK (CA_SERIAL_LEN * 16)
 
-static __thread unsigned char tls_serials[CA_SERIAL_LEN * SERIALS_PER_DRAW];
-static __thread size_t tls_serials_left; /* unused bytes, at the end of tls_serials */
+static __thread unsigned char tls_random[RANDOM_BLOCK];
+static __thread size_t tls_random_left; /* unused bytes, at the end of tls_random */
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static int fork_guarded;
 
-static void serials_forget(void)
+static void random_forget(void)
 {
-    OPENSSL_cleanse(tls_serials, sizeof(tls_serials));
-    tls_serials_left = 0;
+    OPENSSL_cleanse(tls_random, sizeof(tls_random));
+    tls_random_left = 0;
 }
 
 static void fork_guard_init(void)
 {
-    fork_guarded = pthread_atfork(NULL, NULL, serials_forget) == 0;
+    fork_guarded = pthread_atfork(NULL, NULL, random_forget) == 0;
 }
 
-/* serial_bytes fills |out| with CA_SERIAL_LEN bytes of CSPRNG output and
- * returns 1, or 0 when OpenSSL has no randomness. */
-static int serial_bytes(unsigned char out[CA_SERIAL_LEN])
+int ca_random_bytes(unsigned char *out, size_t len)
 {
-    if (pthread_once(&fork_once, fork_guard_init) != 0 || !fork_guarded) {
-        return RAND_bytes(out, CA_SERIAL_LEN);
+    if (len > sizeof(tls_random) || pthread_once(&fork_once, fork_guard_init) != 0 ||
+        !fork_guarded) {
+        return len <= INT_MAX && RAND_bytes(out, (int)len) == 1;
     }
-    if (tls_serials_left < CA_SERIAL_LEN) {
-        if (RAND_bytes(tls_serials, (int)sizeof(tls_serials)) != 1) {
-            serials_forget();
+    if (tls_random_left < len) {
+        if (RAND_bytes(tls_random, (int)sizeof(tls_random)) != 1) {
+            random_forget();
             return 0;
         }
-        tls_serials_left = sizeof(tls_serials);
+        tls_random_left = sizeof(tls_random);
     }
-    unsigned char *next = tls_serials + sizeof(tls_serials) - tls_serials_left;
-    memcpy(out, next, CA_SERIAL_LEN);
-    OPENSSL_cleanse(next, CA_SERIAL_LEN);
-    tls_serials_left -= CA_SERIAL_LEN;
+    unsigned char *next = tls_random + sizeof(tls_random) - tls_random_left;
+    memcpy(out, next, len);
+    OPENSSL_cleanse(next, len);
+    tls_random_left -= len;
     return 1;
 }
 
@@ -319,7 +317,7 @@ static enum ca_err new_serial(unsigned char serial[CA_SERIAL_LEN], struct ca_err
 {
     enum ca_err rc = CA_OK;
     do {
-        OSSL(serial_bytes(serial), CA_ERR_INTERNAL, "no randomness available");
+        OSSL(ca_random_bytes(serial, CA_SERIAL_LEN), CA_ERR_INTERNAL, "no randomness available");
         serial[0] &= 0x7f;
     } while (serial[0] == 0);
 out:

@@ -4,7 +4,9 @@
  * real `openssl verify`. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <openssl/pem.h>
@@ -506,6 +508,40 @@ Test(ca_leaf, a_leaf_built_from_a_pooled_one_keeps_nothing_of_it)
         ca_leaf_cleanup(&leaf);
         EVP_PKEY_free(key);
     }
+}
+
+/* ca_random_bytes hands buffered bytes out once: never the same draw twice,
+ * and never the parent's next bytes to a child after fork(). */
+Test(ca_leaf, random_bytes_are_never_handed_out_twice_also_across_fork)
+{
+    unsigned char a[16], b[16], big[1000];
+
+    cr_assert_eq(ca_random_bytes(a, sizeof(a)), 1);
+    for (int i = 0; i < 100; i++) {
+        cr_assert_eq(ca_random_bytes(b, sizeof(b)), 1);
+        cr_assert_neq(memcmp(a, b, sizeof(a)), 0);
+    }
+    cr_assert_eq(ca_random_bytes(big, sizeof(big)), 1, "more than one block at once");
+
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    cr_assert_eq(ca_random_bytes(a, 8), 1); /* the buffer now holds unused bytes */
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        unsigned char c[16];
+        int ok = ca_random_bytes(c, sizeof(c));
+        _exit(ok == 1 && write(fds[1], c, sizeof(c)) == (ssize_t)sizeof(c) ? 0 : 1);
+    }
+    unsigned char child[16];
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cr_assert_eq(read(fds[0], child, sizeof(child)), (ssize_t)sizeof(child));
+    cr_assert_eq(ca_random_bytes(b, sizeof(b)), 1);
+    cr_assert_neq(memcmp(child, b, sizeof(b)), 0, "the child drew the parent's next bytes");
+    close(fds[0]);
+    close(fds[1]);
 }
 
 Test(ca_leaf, refuses_a_bad_identity_before_looking_at_the_csr)
