@@ -6,7 +6,6 @@
  * the whole server over HTTP.
  *
  * usage: bench_api_ocsp [seconds per measurement, default 2] */
-#include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include <openssl/rand.h>
 
 #include "../../api/internal.h"
+#include "testfs.h"
 #include "testpki.h"
 
 #define NUM_SERIALS 1000
@@ -94,14 +94,6 @@ static void measure(struct bench *b, const char *what, int threads)
            threads > 1 ? "s" : " ", (double)n / wall,
            (double)atomic_load(&b->cpu_ns) / 1e3 / (double)n,
            atomic_load(&b->failed) ? "  (FAILURES)" : "");
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
 }
 
 int main(int argc, char **argv)
@@ -190,7 +182,7 @@ int main(int argc, char **argv)
     api_ocsp_free(b.ocsp);
     store_close(st);
     ca_issuer_free(issuer);
-    nftw(db, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    testfs_rmtree(db);
     testpki_cleanup(&pki);
     return atomic_load(&b.failed) ? 1 : 0;
 }

@@ -2,7 +2,6 @@
  * each put a realistic record (40-byte SPIFFE ID, 500-byte DER, random
  * 16-byte serial), and the average group-commit batch.
  * Usage: bench_store [parent-dir (default .)] [seconds per run (default 3)] */
-#include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "testfs.h"
 
 struct run {
     struct store *st;
@@ -103,14 +103,6 @@ static int run_one(struct store *st, int threads, double seconds)
     return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 int main(int argc, char **argv)
 {
     char dir[4096];
@@ -137,7 +129,7 @@ int main(int argc, char **argv)
     enum store_err err = store_open(&opts, &st);
     if (err != STORE_OK) {
         fprintf(stderr, "bench_store: store_open: %s\n", store_err_name(err));
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        testfs_rmtree(dir);
         return 1;
     }
     srand((unsigned)getpid());
@@ -153,6 +145,6 @@ int main(int argc, char **argv)
                (double)stats.map_used / (1024.0 * 1024.0));
     }
     store_close(st);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testfs_rmtree(dir);
     return rc;
 }

@@ -2,7 +2,6 @@
  * file replacement (no temp files left, modes), publication of key and
  * certificate through one symlink swap, reading an SVID back, token files. */
 #include <dirent.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include <openssl/rand.h>
 
 #include "../../api/internal.h"
+#include "testfs.h"
 #include "testpki.h"
 
 static char dir[64];
@@ -28,17 +28,9 @@ static void setup(void)
     testpki_init(&pki, "example.org");
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void teardown(void)
 {
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    testfs_rmtree(dir);
     testpki_cleanup(&pki);
 }
 

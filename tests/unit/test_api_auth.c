@@ -1,6 +1,5 @@
 /* test_api_auth.c: api/auth.c, bearer tokens. Every hostile token is built here
  * with OpenSSL (tests/lib/testjwt.c) and must get 401 with its reason. */
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +7,7 @@
 #include <criterion/criterion.h>
 
 #include "../../api/internal.h"
+#include "testfs.h"
 #include "testjwt.h"
 
 #define NOW   1900000000LL
@@ -68,14 +68,6 @@ static void setup(void)
     memset(&err, 0, sizeof(err));
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void teardown(void)
 {
     api_auth_free(auth);
@@ -84,7 +76,7 @@ static void teardown(void)
     EVP_PKEY_free(ec_key);
     EVP_PKEY_free(prov_key);
     EVP_PKEY_free(other_ec);
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    testfs_rmtree(dir);
 }
 
 TestSuite(api_auth, .init = setup, .fini = teardown);

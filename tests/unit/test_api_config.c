@@ -1,5 +1,4 @@
 /* test_api_config.c: api/config.c, the strict JSON config of CONTRACT section 5. */
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include <jansson.h>
 
 #include "../../api/internal.h"
+#include "testfs.h"
 
 static char dir[64];
 static char cfg_path[128];
@@ -66,17 +66,9 @@ static void setup(void)
     memset(&err, 0, sizeof(err));
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void teardown(void)
 {
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    testfs_rmtree(dir);
 }
 
 TestSuite(api_config, .init = setup, .fini = teardown);

@@ -2,7 +2,6 @@
  * tests/lib/testpki), a real LMDB store and real OpenSSL parsing of what it
  * publishes: first CRL, re-signing after a revocation, CRL numbers across a
  * restart, expired entries leaving, the root's CRL and the concatenation. */
-#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +13,7 @@
 #include <openssl/x509v3.h>
 
 #include "../../api/internal.h"
+#include "testfs.h"
 #include "testpki.h"
 
 static struct testpki pki;
@@ -45,19 +45,11 @@ static void setup(void)
     cfg.crl_refresh_s = 3600;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void teardown(void)
 {
     store_close(st);
     ca_issuer_free(issuer);
-    nftw(db, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    testfs_rmtree(db);
     testpki_cleanup(&pki);
 }
 

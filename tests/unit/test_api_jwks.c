@@ -1,6 +1,5 @@
 /* test_api_jwks.c: api/jwks.c, verification keys from JWKS and PEM files, and
  * base64url decoding. */
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include <openssl/pem.h>
 
 #include "../../api/internal.h"
+#include "testfs.h"
 #include "testjwt.h"
 
 static char dir[64];
@@ -28,21 +28,13 @@ static void setup(void)
     num_keys = 0;
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static void teardown(void)
 {
     for (size_t i = 0; i < num_keys; i++) {
         api_jwk_cleanup(&keys[i]);
     }
     free(keys);
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    testfs_rmtree(dir);
 }
 
 TestSuite(api_jwks, .init = setup, .fini = teardown);

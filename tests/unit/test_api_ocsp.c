@@ -1,7 +1,6 @@
 /* test_api_ocsp.c: the OCSP responder and its cache (api/ocsp.c) with a real
  * issuer (tests/lib/testpki), a real LMDB store, requests built and responses
  * checked with OpenSSL's own OCSP code. */
-#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,6 +9,7 @@
 #include <openssl/ocsp.h>
 
 #include "../../api/internal.h"
+#include "testfs.h"
 #include "testpki.h"
 
 static struct testpki pki;
@@ -36,20 +36,12 @@ static void setup(void)
     cr_assert_eq(api_ocsp_new(issuer, st, VALIDITY, 0, &ocsp, NULL), API_OK);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void teardown(void)
 {
     api_ocsp_free(ocsp);
     store_close(st);
     ca_issuer_free(issuer);
-    nftw(db, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    testfs_rmtree(db);
     testpki_cleanup(&pki);
 }
 

@@ -3,7 +3,6 @@
  * store: a certificate counts only if this intermediate signed it, the store
  * holds that very certificate, and it is not revoked. (api_peer_der needs a
  * live TLS connection; tests/integration/test_security.sh covers it.) */
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <openssl/x509.h>
 
 #include "../../api/internal.h"
+#include "testfs.h"
 #include "testpki.h"
 
 #define WEB "spiffe://example.org/ns/default/sa/web"
@@ -79,21 +79,13 @@ static void setup(void)
     record(&leaf, WEB);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void teardown(void)
 {
     ca_leaf_cleanup(&leaf);
     store_close(st);
     ca_issuer_free(issuer);
     testpki_cleanup(&pki);
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    testfs_rmtree(dir);
 }
 
 TestSuite(api_peer, .init = setup, .fini = teardown);

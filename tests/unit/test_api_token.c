@@ -1,6 +1,5 @@
 /* test_api_token.c: api/token.c, minting provisioner tokens for `signet token`,
  * checked by decoding them and by verifying them with api_auth_bearer. */
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include <openssl/pem.h>
 
 #include "../../api/internal.h"
+#include "testfs.h"
 #include "testjwt.h"
 
 #define NOW  1900000000LL
@@ -58,20 +58,12 @@ static void setup(void)
     memset(&err, 0, sizeof(err));
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static void teardown(void)
 {
     api_token_free(token);
     api_auth_free(auth);
     store_close(st);
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    testfs_rmtree(dir);
 }
 
 TestSuite(api_token, .init = setup, .fini = teardown);

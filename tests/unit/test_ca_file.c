@@ -1,7 +1,6 @@
 /* test_ca_file.c: ca/file.c against the real OpenSSL: certificate and CSR
  * files, strict PEM reading (only certificates and blank lines), O_EXCL. */
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "ca.h"
+#include "testfs.h"
 
 static char dir[64];
 static EVP_PKEY *key;
@@ -34,21 +34,13 @@ static void setup(void)
     }
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void teardown(void)
 {
     for (int i = 0; i < 3; i++) {
         X509_free(certs[i]);
     }
     EVP_PKEY_free(key);
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    testfs_rmtree(dir);
 }
 
 TestSuite(ca_file, .init = setup, .fini = teardown);

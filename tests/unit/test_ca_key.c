@@ -1,7 +1,6 @@
 /* test_ca_key.c: ca/key.c against the real OpenSSL: key generation for each
  * type, PKCS#8 files (plain and scrypt-encrypted), modes, refusals. */
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "ca.h"
+#include "testfs.h"
 
 static char dir[64];
 
@@ -24,17 +24,9 @@ static void setup(void)
     cr_assert_not_null(mkdtemp(dir));
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void teardown(void)
 {
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    testfs_rmtree(dir);
 }
 
 TestSuite(ca_key, .init = setup, .fini = teardown);

@@ -3,7 +3,6 @@
 #ifndef SIGNET_TEST_STORE_H
 #define SIGNET_TEST_STORE_H
 
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include <criterion/criterion.h>
 
 #include "../../store/store.h"
+#include "testfs.h"
 
 #define TST_MAP_SIZE (64u * 1024 * 1024)
 #define TST_CERT_LEN 600
@@ -26,18 +26,10 @@ static inline char *tst_dir(void)
     return dir;
 }
 
-static inline int tst_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static inline void tst_dir_remove(char *dir)
 {
     if (dir != NULL) {
-        nftw(dir, tst_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        testfs_rmtree(dir);
         free(dir);
     }
 }
