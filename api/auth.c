@@ -501,11 +501,15 @@ static enum api_err provisioner_identity(const struct api_auth *auth,
     memcpy(out->spiffe_id, sub, sub_len + 1);
     TRY(dns_claim(payload, out, err));
 
-    /* Last, once everything else holds: the token is spent. Keep the jti as
-     * long as the token could still be accepted (exp plus the skew). */
-    enum store_err src = store_jti_use(auth->st, jti, jti_len, exp + API_AUTH_SKEW_S);
-    ENSURE(src != STORE_ERR_EXISTS, API_ERR_UNAUTHENTICATED, "token already used");
-    ENSURE(src == STORE_OK, API_ERR_UNAVAILABLE, "cannot record the token id");
+    /* Refuse a spent token early. The issuance spends it, in the commit that
+     * records the certificate, which alone settles a race between two uses.
+     * Keep the jti as long as the token could be accepted (exp plus skew). */
+    enum store_err src = store_jti_check(auth->st, jti, jti_len);
+    ENSURE(src != STORE_ERR_REPLAY, API_ERR_UNAUTHENTICATED, "token already used");
+    ENSURE(src == STORE_OK, API_ERR_UNAVAILABLE, "cannot read the token cache");
+    memcpy(out->jti, jti, jti_len);
+    out->jti_len = jti_len;
+    out->jti_expires_at = exp + API_AUTH_SKEW_S;
 out:
     return rc;
 }

@@ -117,6 +117,11 @@ struct api_principal {
     size_t num_dns_names;
     /* The provisioner's cap, or the renewed certificate's lifetime; 0 for none. */
     int64_t max_ttl_s;
+    /* A provisioner token's one-time id (jti_len 0 otherwise), which the
+     * issuance spends in the transaction that records its certificate. */
+    char jti[STORE_JTI_MAX];
+    size_t jti_len;
+    int64_t jti_expires_at; /* keep the id until then: exp plus the skew */
 };
 
 /* struct api_auth holds the verification keys (JWKS, provisioner keys), built
@@ -134,7 +139,10 @@ void api_auth_free(struct api_auth *auth);
 /* api_auth_bearer verifies a bearer token (|token_len| bytes, the part after
  * "Bearer ") at time |now| and fills |*out|. Any failure is
  * API_ERR_UNAUTHENTICATED with the reason (never the token itself);
- * API_ERR_UNAVAILABLE when the replay cache cannot be written. */
+ * API_ERR_UNAVAILABLE when the replay cache cannot be read. A provisioner
+ * token already spent is refused, but authenticating does not spend one: the
+ * caller passes out->jti to store_put_async with the certificate it issues,
+ * so a token is spent exactly when, and only if, a certificate is recorded. */
 enum api_err api_auth_bearer(struct api_auth *auth, const char *token, size_t token_len,
                              int64_t now, struct api_principal *out, struct api_error *err)
     __attribute__((warn_unused_result));

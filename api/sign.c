@@ -196,6 +196,10 @@ static enum api_err store_err_map(enum store_err code, struct api_error *err)
         case STORE_ERR_IO:
         case STORE_ERR_CLOSED:
             return api_fail(err, API_ERR_UNAVAILABLE, "the issuance store is full or unwritable");
+        case STORE_ERR_REPLAY:
+            /* Another request spent the same token first; this certificate
+             * was never recorded and never leaves. */
+            return api_fail(err, API_ERR_UNAUTHENTICATED, "token already used");
         default:
             return api_fail(err, API_ERR_INTERNAL, "recording the issuance failed");
     }
@@ -336,7 +340,9 @@ static enum api_err issue(struct api_request *req, const struct api_principal *p
     pthread_mutex_lock(&s->mu);
     s->committing++;
     pthread_mutex_unlock(&s->mu);
-    enum store_err src = store_put_async(api_server_store(srv), rec, committed, req);
+    struct store_jti jti = {p->jti, p->jti_len, p->jti_expires_at};
+    enum store_err src =
+        store_put_async(api_server_store(srv), rec, p->jti_len > 0 ? &jti : NULL, committed, req);
     if (src != STORE_OK) {
         pthread_mutex_lock(&s->mu);
         s->committing--;

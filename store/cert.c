@@ -15,10 +15,7 @@ static int serial_ok(const unsigned char *serial, size_t serial_len)
  * commit the half-written op. */
 static enum store_err after_write(enum store_err rc)
 {
-    if (rc == STORE_ERR_EXISTS || rc == STORE_ERR_NOT_FOUND || rc == STORE_ERR_INVALID_ARGUMENT) {
-        return STORE_ERR_CORRUPT;
-    }
-    return rc;
+    return store_err_clean(rc) ? STORE_ERR_CORRUPT : rc;
 }
 
 /* put_encoded writes |rec| at |seq| in the records database, encoding it
@@ -63,6 +60,9 @@ enum store_err store_put_apply(struct store *st, MDB_txn *txn, struct store_op *
     uint64_t seq = 0;
     int wrote = 0;
 
+    if (op->jti != NULL) {
+        TRY(store_jti_unused(st, txn, op)); /* spent already: nothing written */
+    }
     TRY(store_meta_seq_take(st, txn, &seq));
     store_u64_put(seqbuf, seq);
     MDB_val k = {store_serial_key(rec->serial, rec->serial_len, skey), skey};
@@ -80,6 +80,9 @@ enum store_err store_put_apply(struct store *st, MDB_txn *txn, struct store_op *
     TRY(put_time_index(txn, st->db.expiry, rec->not_after, seq));
     if (rec->revoked_at != 0) {
         TRY(put_time_index(txn, st->db.revoked, rec->not_after, seq));
+    }
+    if (op->jti != NULL) {
+        TRY(store_jti_write(st, txn, op));
     }
 out:
     return wrote ? after_write(rc) : rc;
@@ -99,17 +102,28 @@ enum store_err store_put(struct store *st, const struct store_record *rec)
 }
 
 enum store_err store_put_async(struct store *st, const struct store_record *rec,
+                               const struct store_jti *jti,
                                void (*done)(void *arg, enum store_err rc), void *arg)
 {
-    if (st == NULL || done == NULL || store_record_check(rec) != STORE_OK) {
+    if (st == NULL || done == NULL || store_record_check(rec) != STORE_OK ||
+        (jti != NULL && (jti->id == NULL || jti->len == 0 || jti->len > STORE_JTI_MAX))) {
         return STORE_ERR_INVALID_ARGUMENT;
     }
-    struct store_op *op = calloc(1, sizeof(*op));
+    /* The jti travels with the op: one allocation, freed by the writer. */
+    size_t extra = jti != NULL ? jti->len : 0;
+    struct store_op *op = calloc(1, sizeof(*op) + extra);
     if (op == NULL) {
         return STORE_ERR_INTERNAL;
     }
     op->kind = STORE_OP_PUT;
     op->rec = rec;
+    if (jti != NULL) {
+        char *copy = (char *)(op + 1);
+        memcpy(copy, jti->id, jti->len);
+        op->jti = copy;
+        op->jti_len = jti->len;
+        op->expires_at = jti->expires_at;
+    }
     op->on_done = done;
     op->arg = arg;
     enum store_err rc = store_enqueue(st, op);

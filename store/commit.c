@@ -21,13 +21,6 @@ static enum store_err apply(struct store *st, MDB_txn *txn, struct store_op *op)
     return STORE_ERR_INTERNAL;
 }
 
-/* clean_failure says whether an op failed without writing anything (the
- * apply functions check before they write), so the batch can go on. */
-static int clean_failure(enum store_err rc)
-{
-    return rc == STORE_ERR_EXISTS || rc == STORE_ERR_NOT_FOUND || rc == STORE_ERR_INVALID_ARGUMENT;
-}
-
 /* reset drops what a failed or retried op had gathered. */
 static void reset(struct store_op *op)
 {
@@ -46,7 +39,7 @@ static enum store_err run_txn(struct store *st, struct store_op **ops, size_t nu
     MDB(mdb_txn_begin(st->env, NULL, 0, &txn));
     for (size_t i = 0; i < num; i++) {
         ops[i]->rc = apply(st, txn, ops[i]);
-        if (ops[i]->rc != STORE_OK && !clean_failure(ops[i]->rc)) {
+        if (ops[i]->rc != STORE_OK && !store_err_clean(ops[i]->rc)) {
             rc = ops[i]->rc; /* the txn holds part of this op: drop it all */
             goto out;
         }

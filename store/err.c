@@ -1,5 +1,5 @@
 /* err.c: the store module's error table. */
-#include "store.h"
+#include "internal.h"
 
 const char *store_err_name(enum store_err code)
 {
@@ -11,4 +11,10 @@ const char *store_err_name(enum store_err code)
 #undef STORE_ERR_CASE
     }
     return "unknown";
+}
+
+int store_err_clean(enum store_err rc)
+{
+    return rc == STORE_ERR_EXISTS || rc == STORE_ERR_NOT_FOUND ||
+           rc == STORE_ERR_INVALID_ARGUMENT || rc == STORE_ERR_REPLAY;
 }

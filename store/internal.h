@@ -96,7 +96,7 @@ struct store_op {
     int32_t reason;
     int want_record;            /* REVOKE: fill |result| (with cert) */
     struct store_record result; /* REVOKE: owned by the op until handed over */
-    const char *jti;            /* JTI: borrowed */
+    const char *jti;            /* JTI: borrowed; PUT: NULL, or the id to spend with it */
     size_t jti_len;
     int64_t expires_at;
     uint64_t number; /* CRL: the number taken */
@@ -128,6 +128,11 @@ struct store {
 
 /* store_err_from_mdb maps an LMDB or errno return to the store's table. */
 enum store_err store_err_from_mdb(int mdb_rc);
+
+/* store_err_clean says whether |rc| is one of the codes an op may return
+ * before it has written anything (EXISTS, NOT_FOUND, INVALID_ARGUMENT,
+ * REPLAY), so that its batch can go on without it. */
+int store_err_clean(enum store_err rc);
 
 /* ==== key.c: key layouts ==== */
 
@@ -210,11 +215,16 @@ enum store_err store_submit(struct store *st, struct store_op *op);
 enum store_err store_enqueue(struct store *st, struct store_op *op);
 
 /* The per-kind steps the writer runs inside its write transaction. Each
- * returns STORE_ERR_EXISTS, STORE_ERR_NOT_FOUND or STORE_ERR_INVALID_ARGUMENT
- * only before it has written anything, so the batch can go on without it. */
+ * returns a clean code (store_err_clean) only before it has written
+ * anything, so the batch can go on without it. */
 enum store_err store_put_apply(struct store *st, MDB_txn *txn, struct store_op *op);
 enum store_err store_revoke_apply(struct store *st, MDB_txn *txn, struct store_op *op);
 enum store_err store_jti_apply(struct store *st, MDB_txn *txn, struct store_op *op);
+
+/* store_jti_unused returns STORE_ERR_REPLAY when |op|'s jti is in |txn|'s
+ * cache, else STORE_OK; store_jti_write then records it. */
+enum store_err store_jti_unused(const struct store *st, MDB_txn *txn, const struct store_op *op);
+enum store_err store_jti_write(struct store *st, MDB_txn *txn, const struct store_op *op);
 enum store_err store_crl_apply(struct store *st, MDB_txn *txn, struct store_op *op);
 
 #endif

@@ -23,7 +23,8 @@
     X(STORE_ERR_IO, "io")                                                                          \
     X(STORE_ERR_CORRUPT, "corrupt")                                                                \
     X(STORE_ERR_VERSION, "version")                                                                \
-    X(STORE_ERR_CLOSED, "closed")
+    X(STORE_ERR_CLOSED, "closed")                                                                  \
+    X(STORE_ERR_REPLAY, "replay")
 
 enum store_err {
 #define STORE_ERR_ENUM(code, name) code,
@@ -81,14 +82,26 @@ void store_record_cleanup(struct store_record *rec);
 enum store_err store_put(struct store *st, const struct store_record *rec)
     __attribute__((warn_unused_result));
 
+/* struct store_jti is a one-time token id (|len| bytes, 1..STORE_JTI_MAX) to
+ * keep until |expires_at|. */
+struct store_jti {
+    const char *id;
+    size_t len;
+    int64_t expires_at;
+};
+
 /* store_put_async queues |rec| for the next group commit and returns at once.
  * done(arg, rc) then runs on the store's writer thread once that commit is
  * synced (STORE_OK) or has failed (the codes of store_put); until it runs,
- * |rec| and what it points to must stay valid and unchanged. When
- * store_put_async itself fails (STORE_ERR_CLOSED once the store is closing),
- * |done| is never called. |done| must be quick and must not write to the
- * store: the next batch waits for it. store_close runs every pending |done|. */
+ * |rec| and what it points to must stay valid and unchanged. When |jti| is
+ * non-NULL (it is copied) the token id is spent in the same transaction as
+ * the record: both are committed, or, when the id was already spent,
+ * neither and the code is STORE_ERR_REPLAY. When store_put_async itself
+ * fails (STORE_ERR_CLOSED once the store is closing), |done| is never called.
+ * |done| must be quick and must not write to the store: the next batch waits
+ * for it. store_close runs every pending |done|. */
 enum store_err store_put_async(struct store *st, const struct store_record *rec,
+                               const struct store_jti *jti,
                                void (*done)(void *arg, enum store_err rc), void *arg)
     __attribute__((warn_unused_result));
 
@@ -135,9 +148,15 @@ enum store_err store_revoked_foreach(struct store *st, int64_t now,
                                      int (*fn)(const struct store_record *rec, void *ctx),
                                      void *ctx) __attribute__((warn_unused_result));
 
-/* store_jti_use records a one-time token id until |expires_at|, durably. It
- * returns STORE_ERR_EXISTS when the id was already used (replay). */
+/* store_jti_use records a one-time token id until |expires_at|, durably, on
+ * its own. It returns STORE_ERR_REPLAY when the id was already used. */
 enum store_err store_jti_use(struct store *st, const char *jti, size_t jti_len, int64_t expires_at)
+    __attribute__((warn_unused_result));
+
+/* store_jti_check reads, without writing, whether a token id is still unused:
+ * STORE_OK when it is, STORE_ERR_REPLAY when it was spent. An answer of
+ * STORE_OK promises nothing: only the commit that spends the id decides. */
+enum store_err store_jti_check(struct store *st, const char *jti, size_t jti_len)
     __attribute__((warn_unused_result));
 
 /* store_crl_number_next returns, durably, the next CRL number (1, 2, ...):

@@ -65,6 +65,17 @@ openssl req -new -newkey rsa:1024 -nodes -keyout rsa1024.key -subj / -out rsa102
 body rsa1024.csr >rsa1024.json
 expect_refusal "an RSA-1024 CSR" 400 invalid_csr "$(post "$S" "$(k8s_token ES256 ec1)" rsa1024.json o)" o
 
+# A token pays for a certificate only when one is issued: refused CSRs leave
+# it unspent, and the next good CSR with it gets the SVID.
+ptok2=$(prov_token spiffe://example.org/batch/retry)
+expect_refusal "a provisioner token with an RSA-1024 CSR" 400 invalid_csr \
+  "$(post "$S" "$ptok2" rsa1024.json o)" o
+expect_refusal "the same token with a CSR asking for an IP address" 403 forbidden \
+  "$(post "$S" "$ptok2" ip.json o)" o
+expect_eq "the same token with a good CSR then issues" "$(post "$S" "$ptok2" w.json o)" 201
+expect_eq "... the SVID of the token's subject" "$(json_get o spiffe_id)" spiffe://example.org/batch/retry
+expect_refusal "... and is spent by that issuance" 401 unauthenticated "$(post "$S" "$ptok2" w.json o)" o
+
 # ---- HTTP-level refusals ----
 st=$(curl -s --cacert pki/root.crt -H "Authorization: Bearer $tok" -H 'Content-Type: text/plain' \
   --data-binary @w.json -o o -w '%{http_code}' "$S")

@@ -178,6 +178,10 @@ losses=$(for f in race?.st; do cat "$f"; echo; done | grep -c '^401$')
 expect_eq "one 201 and seven 401" "$wins/$losses" "1/7"
 check "the losers were told the token was already used" \
   sh -c "grep -l 'already used' race?.resp | wc -l | grep -qx 7"
+st=$(as admin GET "/v1/certs?spiffe_id=spiffe://example.org/ns/default/sa/race")
+expect_eq "the store holds exactly the one certificate the winner received" \
+  "$st $(grep -o '"serial":"[0-9a-f]*"' "$T_DIR/out" | sort)" \
+  "200 $(grep -ho '"serial":"[0-9a-f]*"' race?.resp | sort)"
 
 echo "# TTL caps"
 life() { # RESPONSE: not_after - not_before in seconds

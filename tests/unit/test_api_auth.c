@@ -140,6 +140,14 @@ static enum api_err bearer(const char *token)
     return api_auth_bearer(auth, token, strlen(token), NOW, &who, &err);
 }
 
+/* spend records the jti the last accepted provisioner token carried, as the
+ * issuance's commit does. */
+static void spend(void)
+{
+    cr_assert_gt(who.jti_len, 0, "the principal carries the token's jti");
+    cr_assert_eq(store_jti_use(st, who.jti, who.jti_len, who.jti_expires_at), STORE_OK);
+}
+
 /* refused checks a 401 with exactly |msg| and frees |token|. */
 static void refused(char *token, const char *msg)
 {
@@ -493,10 +501,29 @@ Test(api_auth, provisioner_dns_that_is_not_an_array_is_refused)
 
 /* ---- Replay ---- */
 
+Test(api_auth, authenticating_hands_over_the_jti_without_spending_it)
+{
+    char *t = prov_token(prov_key, prov_claims("carried", NOW, NOW + 60, ""));
+    cr_assert_eq(bearer(t), API_OK, "%s", err.msg);
+    cr_assert_eq(who.jti_len, 7);
+    cr_assert_eq(memcmp(who.jti, "carried", 7), 0);
+    cr_assert_eq(who.jti_expires_at, NOW + 60 + API_AUTH_SKEW_S, "kept while it could be accepted");
+    /* Only the issuance's commit spends it, so a failed issuance does not. */
+    cr_assert_eq(bearer(t), API_OK, "%s", err.msg);
+    cr_assert_eq(store_jti_check(st, "carried", 7), STORE_OK);
+    free(t);
+    /* A Kubernetes token carries none. */
+    t = k8s_token(rsa_key, "RS256", "rsa1", k8s_default());
+    cr_assert_eq(bearer(t), API_OK, "%s", err.msg);
+    cr_assert_eq(who.jti_len, 0);
+    free(t);
+}
+
 Test(api_auth, replayed_jti_is_refused)
 {
     char *t = prov_token(prov_key, prov_claims("once", NOW, NOW + 60, ""));
     cr_assert_eq(bearer(t), API_OK, "%s", err.msg);
+    spend();
     enum api_err rc = bearer(t);
     cr_assert_eq(rc, API_ERR_UNAUTHENTICATED);
     cr_assert_str_eq(err.msg, "token already used");
@@ -509,6 +536,7 @@ Test(api_auth, replayed_jti_is_refused_after_the_store_is_reopened)
 {
     char *t = prov_token(prov_key, prov_claims("durable", NOW, NOW + 60, ""));
     cr_assert_eq(bearer(t), API_OK, "%s", err.msg);
+    spend();
     api_auth_free(auth);
     store_close(st);
     open_store();
@@ -606,6 +634,7 @@ struct racer {
     enum api_err rc;
     struct api_principal who;
     struct api_error err;
+    enum store_err spent;
 };
 
 static void *race_one(void *arg)
@@ -613,6 +642,10 @@ static void *race_one(void *arg)
     struct racer *r = arg;
     pthread_barrier_wait(r->start);
     r->rc = api_auth_bearer(auth, r->token, strlen(r->token), NOW, &r->who, &r->err);
+    if (r->rc == API_OK) {
+        /* What the issuance does next: spend the jti in its commit. */
+        r->spent = store_jti_use(st, r->who.jti, r->who.jti_len, r->who.jti_expires_at);
+    }
     return NULL;
 }
 
@@ -635,11 +668,13 @@ Test(api_auth, one_provisioner_token_used_by_eight_threads_at_once_succeeds_exac
     int wins = 0;
     for (int i = 0; i < N; i++) {
         pthread_join(th[i], NULL);
-        if (r[i].rc == API_OK) {
+        if (r[i].rc == API_OK && r[i].spent == STORE_OK) {
             wins++;
             cr_assert_str_eq(r[i].who.spiffe_id, PSUB);
+        } else if (r[i].rc == API_OK) {
+            cr_assert_eq(r[i].spent, STORE_ERR_REPLAY); /* lost at the commit */
         } else {
-            cr_assert_eq(r[i].rc, API_ERR_UNAUTHENTICATED);
+            cr_assert_eq(r[i].rc, API_ERR_UNAUTHENTICATED); /* saw it spent already */
             cr_assert_str_eq(r[i].err.msg, "token already used");
         }
     }
@@ -718,6 +753,7 @@ Test(api_auth, spent_provisioner_token_with_its_signature_re_encoded_is_still_a_
 {
     char *t = prov_token(prov_key, prov_claims("reenc", NOW, NOW + 60, ""));
     cr_assert_eq(bearer(t), API_OK, "%s", err.msg);
+    spend();
     /* A 64-byte signature is 86 base64url characters; the last one carries 4
      * unused bits. Flipping them gives other bytes for the same signature. */
     static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

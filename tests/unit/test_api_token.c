@@ -111,7 +111,9 @@ Test(api_token, minted_token_verifies_and_gives_its_identity)
     cr_assert_eq(who.num_dns_names, 2);
     cr_assert_str_eq(who.dns_names[1], "web");
     cr_assert_eq(who.max_ttl_s, 3600);
-    /* and only once */
+    /* and only once: spent as an issuance spends it */
+    cr_assert_eq(who.jti_len, 32);
+    cr_assert_eq(store_jti_use(st, who.jti, who.jti_len, who.jti_expires_at), STORE_OK);
     cr_assert_eq(api_auth_bearer(auth, token, strlen(token), NOW + 2, &who, &err),
                  API_ERR_UNAUTHENTICATED);
     cr_assert_str_eq(err.msg, "token already used");

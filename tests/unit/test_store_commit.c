@@ -396,7 +396,7 @@ Test(store_commit, put_async_calls_back_once_per_record_after_the_commit)
         /* The last ten repeat earlier serials: EXISTS, through the callback. */
         tst_record(&a[i].rec, (uint32_t)(i < ASYNC_NUM - 10 ? i : i - 100), ID, 2000000000);
         d.rc[i] = STORE_ERR_INTERNAL;
-        cr_assert_eq(store_put_async(st, &a[i].rec, async_cb, &a[i]), STORE_OK);
+        cr_assert_eq(store_put_async(st, &a[i].rec, NULL, async_cb, &a[i]), STORE_OK);
     }
     pthread_mutex_lock(&d.mu);
     while (d.calls < ASYNC_NUM) {
@@ -430,7 +430,7 @@ Test(store_commit, close_runs_every_pending_put_async_and_refuses_none_queued_be
 
     for (uint32_t i = 0; i < 100; i++) {
         tst_record(&recs[i], 5000 + i, ID, 2000000000);
-        cr_assert_eq(store_put_async(st, &recs[i], count_cb, &ok), STORE_OK);
+        cr_assert_eq(store_put_async(st, &recs[i], NULL, count_cb, &ok), STORE_OK);
     }
     store_close(st);
     cr_assert_eq(__atomic_load_n(&ok, __ATOMIC_SEQ_CST), 100, "close waited for all of them");
@@ -438,6 +438,6 @@ Test(store_commit, close_runs_every_pending_put_async_and_refuses_none_queued_be
     struct store_stats stats;
     cr_assert_eq(store_stats_get(st, &stats), STORE_OK);
     cr_assert_eq(stats.num_records, 100, "and they are durable");
-    cr_assert_eq(store_put_async(st, NULL, count_cb, &ok), STORE_ERR_INVALID_ARGUMENT);
-    cr_assert_eq(store_put_async(st, &recs[0], NULL, NULL), STORE_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(store_put_async(st, NULL, NULL, count_cb, &ok), STORE_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(store_put_async(st, &recs[0], NULL, NULL, NULL), STORE_ERR_INVALID_ARGUMENT);
 }

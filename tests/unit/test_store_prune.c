@@ -36,7 +36,7 @@ Test(store_prune, drops_expired_jti_entries_so_they_can_be_used_again)
     cr_assert_eq(store_prune(st, NOW, 30 * DAY, &num), STORE_OK);
     cr_assert_eq(num, 1);
     cr_assert_eq(store_jti_use(st, "old", 3, NOW + 60), STORE_OK);
-    cr_assert_eq(store_jti_use(st, "live", 4, NOW + 60), STORE_ERR_EXISTS);
+    cr_assert_eq(store_jti_use(st, "live", 4, NOW + 60), STORE_ERR_REPLAY);
 }
 
 static int in_list(const char *id, uint32_t n)
