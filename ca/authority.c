@@ -95,7 +95,7 @@ out:
 static enum ca_err set_random_serial(X509 *cert, struct ca_error *err)
 {
     enum ca_err rc = CA_OK;
-    unsigned char bytes[CA_SERIAL_LEN];
+    unsigned char bytes[16]; /* 128 bits; CA certificates are rare, no time prefix */
     BIGNUM *bn = NULL;
     ASN1_INTEGER *serial = NULL;
 

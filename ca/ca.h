@@ -15,8 +15,10 @@
 #define CA_MAX_SPIFFE_ID_LEN 2048
 #define CA_MAX_DNS_NAME_LEN  253
 #define CA_MAX_SANS          32
-#define CA_SERIAL_LEN        16 /* bytes: 128-bit random, positive */
-#define CA_SERIAL_HEX_MAX    (2 * CA_SERIAL_LEN + 1)
+#define CA_MAX_SERIAL_LEN    20 /* bytes: RFC 5280 4.1.2.2, serials are at most 20 octets */
+#define CA_SERIAL_LEN        20 /* bytes signet issues: 48-bit time in ms, then 112 random bits */
+#define CA_SERIAL_TIME_LEN   6
+#define CA_SERIAL_HEX_MAX    (2 * CA_MAX_SERIAL_LEN + 1)
 
 /* The module's error table: code, short name. CA_OK is 0. */
 #define CA_ERRORS(X)                                                                               \
@@ -281,9 +283,9 @@ struct ca_peer {
     char spiffe_id[CA_MAX_SPIFFE_ID_LEN + 1];
     char dns_names[CA_MAX_SANS][CA_MAX_DNS_NAME_LEN + 1];
     size_t num_dns_names;
-    unsigned char serial[CA_SERIAL_LEN + 4];
+    unsigned char serial[CA_MAX_SERIAL_LEN];
     size_t serial_len;
-    char serial_hex[2 * (CA_SERIAL_LEN + 4) + 1];
+    char serial_hex[CA_SERIAL_HEX_MAX];
     int64_t not_after;
 };
 
@@ -299,7 +301,6 @@ enum ca_err ca_issuer_verify_peer(const struct ca_issuer *issuer, const unsigned
 
 /* ---- Revocation (ca/crl.c, ca/ocsp.c) ---- */
 
-#define CA_MAX_SERIAL_LEN       20 /* RFC 5280 4.1.2.2: serials are at most 20 octets */
 #define CA_MAX_CRL_LEN          (16 * 1024 * 1024) /* a CRL read back from a file */
 #define CA_MAX_OCSP_REQUEST_LEN 4096 /* DER; an unsigned one-CertID request is ~120 bytes */
 #define CA_MAX_OCSP_BASE64_LEN  (3 * 4 * ((CA_MAX_OCSP_REQUEST_LEN + 2) / 3)) /* all %XX */

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
@@ -310,16 +311,32 @@ int ca_random_bytes(unsigned char *out, size_t len)
 }
 
 /* new_serial draws the serial. RFC 5280 4.1.2.2: "The serial number MUST be a
- * positive integer", at most 20 octets; CA/B BR 7.1: "at least 64 bits of
- * output from a CSPRNG". 128 random bits with the top bit cleared (positive)
- * and a non-zero first byte, so the INTEGER is always 16 bytes long. */
+ * positive integer", at most 20 octets; CA/B BR 7.1: "non-sequential", with
+ * "at least 64 bits of output from a CSPRNG". 20 bytes: the wall clock in
+ * milliseconds since the epoch (6 bytes, big-endian), then 112 random bits.
+ * The time prefix makes serials grow with time, so the store's serial index
+ * (and each identity's run of the SPIFFE index) takes appends instead of
+ * random inserts: a group commit dirties a few pages instead of one per
+ * record. Its first byte is 0x01 until 2039 and below 0x80 for millennia;
+ * a clock set before November 2004 would give 0, which becomes 1 so that the
+ * INTEGER stays 20 bytes long. */
 static enum ca_err new_serial(unsigned char serial[CA_SERIAL_LEN], struct ca_error *err)
 {
     enum ca_err rc = CA_OK;
-    do {
-        OSSL(ca_random_bytes(serial, CA_SERIAL_LEN), CA_ERR_INTERNAL, "no randomness available");
-        serial[0] &= 0x7f;
-    } while (serial[0] == 0);
+    struct timespec ts;
+
+    ENSURE(clock_gettime(CLOCK_REALTIME, &ts) == 0 && ts.tv_sec >= 0, CA_ERR_INTERNAL,
+           "no wall clock");
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    for (size_t i = 0; i < CA_SERIAL_TIME_LEN; i++) {
+        serial[i] = (unsigned char)(ms >> (8 * (CA_SERIAL_TIME_LEN - 1 - i)));
+    }
+    serial[0] &= 0x7f;
+    if (serial[0] == 0) {
+        serial[0] = 1;
+    }
+    OSSL(ca_random_bytes(serial + CA_SERIAL_TIME_LEN, CA_SERIAL_LEN - CA_SERIAL_TIME_LEN),
+         CA_ERR_INTERNAL, "no randomness available");
 out:
     return rc;
 }

@@ -103,7 +103,7 @@ static void assert_profile(const struct ca_leaf *leaf, EVP_PKEY *key, int64_t no
 {
     X509 *x = parse(leaf);
 
-    /* Version 3, serial 16 bytes positive, equal to what the struct says. */
+    /* Version 3, serial 20 bytes positive, equal to what the struct says. */
     cr_assert_eq(X509_get_version(x), X509_VERSION_3);
     const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
     cr_assert_eq(ASN1_STRING_type(sn), V_ASN1_INTEGER);
@@ -412,7 +412,25 @@ Test(ca_leaf, refuses_to_issue_after_the_intermediate_expired)
     EVP_PKEY_free(key);
 }
 
-Test(ca_leaf, draws_distinct_positive_16_byte_serials)
+/* wall_ms is the wall clock in milliseconds since the epoch. */
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    cr_assert_eq(clock_gettime(CLOCK_REALTIME, &ts), 0);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* serial_ms reads the time prefix of a serial signet issued. */
+static uint64_t serial_ms(const unsigned char *serial)
+{
+    uint64_t ms = 0;
+    for (size_t i = 0; i < CA_SERIAL_TIME_LEN; i++) {
+        ms = ms << 8 | serial[i];
+    }
+    return ms;
+}
+
+Test(ca_leaf, draws_distinct_positive_20_byte_serials_that_grow_with_time)
 {
     enum {
         N = 40
@@ -423,8 +441,19 @@ Test(ca_leaf, draws_distinct_positive_16_byte_serials)
     char *pem = testpki_csr_pem(key, NULL, 0, 0, &len);
     for (int i = 0; i < N; i++) {
         struct ca_leaf leaf = {0};
+        uint64_t before = wall_ms();
         cr_assert_eq(ca_leaf_issue(issuer, pem, len, &ident, 0, (int64_t)time(NULL), &leaf, NULL),
                      CA_OK);
+        uint64_t after = wall_ms();
+        /* The first 6 bytes are the issuance time in ms, so serials sort in
+         * issuance order (what keeps the store's indexes append-mostly). */
+        cr_assert(serial_ms(leaf.serial) >= before && serial_ms(leaf.serial) <= after,
+                  "serial time %llu not in [%llu, %llu]",
+                  (unsigned long long)serial_ms(leaf.serial), (unsigned long long)before,
+                  (unsigned long long)after);
+        if (i > 0) {
+            cr_assert_geq(memcmp(leaf.serial, seen[i - 1], CA_SERIAL_TIME_LEN), 0);
+        }
         cr_assert_eq(leaf.serial_len, CA_SERIAL_LEN);
         cr_assert(leaf.serial[0] != 0 && leaf.serial[0] < 0x80);
         /* Hex: lower-case, no leading zero, the same number. */
