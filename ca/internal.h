@@ -87,7 +87,8 @@ struct ca_issuer {
     X509 *cert;
     EVP_PKEY *key;
     STACK_OF(X509) *roots;
-    X509_STORE *store; /* the roots, for verifying peers */
+    X509_STORE *store;      /* the roots, for verifying the intermediate at start-up */
+    X509_STORE *peer_store; /* the intermediate alone, trusted once it verified: for peers */
     struct ca_policy policy;
     int64_t not_after;
     EVP_MD *sign_md; /* NULL for an Ed25519 intermediate (pure EdDSA) */

@@ -220,11 +220,12 @@ enum store_err store_enqueue(struct store *st, struct store_op *op);
 enum store_err store_put_apply(struct store *st, MDB_txn *txn, struct store_op *op);
 enum store_err store_revoke_apply(struct store *st, MDB_txn *txn, struct store_op *op);
 enum store_err store_jti_apply(struct store *st, MDB_txn *txn, struct store_op *op);
+enum store_err store_crl_apply(struct store *st, MDB_txn *txn, struct store_op *op);
 
 /* store_jti_unused returns STORE_ERR_REPLAY when |op|'s jti is in |txn|'s
- * cache, else STORE_OK; store_jti_write then records it. */
+ * cache, else STORE_OK; store_jti_write then records it. A put that carries
+ * a jti runs the first before it writes anything and the second after. */
 enum store_err store_jti_unused(const struct store *st, MDB_txn *txn, const struct store_op *op);
 enum store_err store_jti_write(struct store *st, MDB_txn *txn, const struct store_op *op);
-enum store_err store_crl_apply(struct store *st, MDB_txn *txn, struct store_op *op);
 
 #endif

@@ -519,3 +519,30 @@ Test(ca_issuer, verify_peer_refuses_a_leaf_of_a_sibling_intermediate_under_the_s
     X509_REQ_free(csr);
     EVP_PKEY_free(key2);
 }
+
+Test(ca_issuer, verify_peer_refuses_a_leaf_once_the_intermediate_has_expired)
+{
+    /* Peers are checked against the intermediate alone: its own validity
+     * must still be checked. A leaf outliving it (which signet never issues,
+     * but a stolen key could sign) is refused once the intermediate expired. */
+    struct tm tm;
+    cr_assert_eq(ASN1_TIME_to_tm(X509_get0_notAfter(pki.inter), &tm), 1);
+    int64_t inter_end = (int64_t)timegm(&tm);
+    EVP_PKEY *key = testpki_key_new(TESTPKI_P256);
+    X509 *x = testpki_sign_leaf(&pki, key, "spiffe://example.org/ns/default/sa/web",
+                                inter_end - 600, inter_end + 86400, 0);
+    unsigned char *der = NULL;
+    int der_len = i2d_X509(x, &der);
+    cr_assert_gt(der_len, 0);
+    struct ca_peer peer;
+    struct ca_error err = {0};
+    cr_assert_eq(ca_issuer_verify_peer(issuer, der, (size_t)der_len, inter_end - 60, &peer, &err),
+                 CA_OK, "%s", err.msg);
+    cr_assert_eq(ca_issuer_verify_peer(issuer, der, (size_t)der_len, inter_end + 60, &peer, &err),
+                 CA_ERR_UNTRUSTED_CERT);
+    assert_msg(&err, "expired");
+    cr_assert_eq(peer.spiffe_id[0], '\0');
+    OPENSSL_free(der);
+    X509_free(x);
+    EVP_PKEY_free(key);
+}
