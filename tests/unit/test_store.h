@@ -3,6 +3,7 @@
 #ifndef SIGNET_TEST_STORE_H
 #define SIGNET_TEST_STORE_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +85,55 @@ static inline void tst_record(struct store_record *rec, uint32_t n, const char *
     rec->auth_method = 1;
     rec->cert_der = tst_cert();
     rec->cert_der_len = TST_CERT_LEN;
+}
+
+/* struct tst_async is one store_put_async: the record, the jti it spends (or
+ * NULL) and, once the callback ran, its result and whether the record could
+ * be read back from inside the callback. tst_async_run queues |num| of them
+ * back to back and waits for every callback. */
+struct tst_async {
+    struct store *st;
+    struct store_record rec;
+    const struct store_jti *jti;
+    enum store_err rc;
+    int readable;
+    size_t *calls;
+};
+
+static pthread_mutex_t tst_async_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t tst_async_cv = PTHREAD_COND_INITIALIZER;
+
+static inline void tst_async_done(void *arg, enum store_err rc)
+{
+    struct tst_async *a = arg;
+    struct store_record got;
+    memset(&got, 0, sizeof(got));
+    int readable = store_get(a->st, a->rec.serial, a->rec.serial_len, &got) == STORE_OK;
+    store_record_cleanup(&got);
+    pthread_mutex_lock(&tst_async_mu);
+    a->rc = rc;
+    a->readable = readable;
+    (*a->calls)++;
+    pthread_cond_signal(&tst_async_cv);
+    pthread_mutex_unlock(&tst_async_mu);
+}
+
+static inline void tst_async_run(struct store *st, struct tst_async *a, size_t num)
+{
+    size_t calls = 0;
+    for (size_t i = 0; i < num; i++) {
+        a[i].st = st;
+        a[i].rc = STORE_ERR_INTERNAL;
+        a[i].calls = &calls;
+        enum store_err rc = store_put_async(st, &a[i].rec, a[i].jti, tst_async_done, &a[i]);
+        cr_assert_eq(rc, STORE_OK, "store_put_async %zu: %s", i, store_err_name(rc));
+    }
+    pthread_mutex_lock(&tst_async_mu);
+    while (calls < num) {
+        pthread_cond_wait(&tst_async_cv, &tst_async_mu);
+    }
+    pthread_mutex_unlock(&tst_async_mu);
+    cr_assert_eq(calls, num, "each callback ran once");
 }
 
 /* tst_put puts record |n| and asserts it worked. */

@@ -356,63 +356,24 @@ Test(store_commit, keeps_batches_within_max_batch)
 
 #define ASYNC_NUM 300
 
-struct async_done {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    size_t calls;
-    enum store_err rc[ASYNC_NUM];
-    int readable[ASYNC_NUM]; /* the record could be read back when done ran */
-};
-
-struct async_arg {
-    struct async_done *d;
-    size_t index;
-    struct store_record rec;
-};
-
-static void async_cb(void *arg, enum store_err rc)
-{
-    struct async_arg *a = arg;
-    struct store_record got;
-    memset(&got, 0, sizeof(got));
-    int readable = store_get(st, a->rec.serial, a->rec.serial_len, &got) == STORE_OK;
-    store_record_cleanup(&got);
-    pthread_mutex_lock(&a->d->mu);
-    a->d->rc[a->index] = rc;
-    a->d->readable[a->index] = readable;
-    a->d->calls++;
-    pthread_cond_signal(&a->d->cv);
-    pthread_mutex_unlock(&a->d->mu);
-}
-
 Test(store_commit, put_async_calls_back_once_per_record_after_the_commit)
 {
-    static struct async_done d = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0}, {0}};
-    static struct async_arg a[ASYNC_NUM];
+    static struct tst_async a[ASYNC_NUM];
 
     for (size_t i = 0; i < ASYNC_NUM; i++) {
-        a[i].d = &d;
-        a[i].index = i;
         /* The last ten repeat earlier serials: EXISTS, through the callback. */
         tst_record(&a[i].rec, (uint32_t)(i < ASYNC_NUM - 10 ? i : i - 100), ID, 2000000000);
-        d.rc[i] = STORE_ERR_INTERNAL;
-        cr_assert_eq(store_put_async(st, &a[i].rec, NULL, async_cb, &a[i]), STORE_OK);
     }
-    pthread_mutex_lock(&d.mu);
-    while (d.calls < ASYNC_NUM) {
-        pthread_cond_wait(&d.cv, &d.mu);
-    }
-    pthread_mutex_unlock(&d.mu);
+    tst_async_run(st, a, ASYNC_NUM);
     for (size_t i = 0; i < ASYNC_NUM; i++) {
-        cr_assert_eq(d.rc[i], i < ASYNC_NUM - 10 ? STORE_OK : STORE_ERR_EXISTS, "record %zu: %s", i,
-                     store_err_name(d.rc[i]));
-        cr_assert(d.readable[i], "record %zu is committed when its callback runs", i);
+        cr_assert_eq(a[i].rc, i < ASYNC_NUM - 10 ? STORE_OK : STORE_ERR_EXISTS, "record %zu: %s", i,
+                     store_err_name(a[i].rc));
+        cr_assert(a[i].readable, "record %zu is committed when its callback runs", i);
     }
     struct store_stats stats;
     cr_assert_eq(store_stats_get(st, &stats), STORE_OK);
     cr_assert_eq(stats.num_records, ASYNC_NUM - 10);
     cr_assert_lt(stats.commits, ASYNC_NUM - 10, "queued puts share commits");
-    cr_assert_eq(d.calls, ASYNC_NUM, "each callback ran once");
 }
 
 static void count_cb(void *arg, enum store_err rc)
