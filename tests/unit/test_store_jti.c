@@ -1,6 +1,7 @@
 /* test_store_jti.c: the one-time token cache. */
 #include <pthread.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <criterion/criterion.h>
 
@@ -154,4 +155,30 @@ Test(store_jti, a_put_that_fails_leaves_its_jti_unspent)
     cr_assert_eq(store_jti_check(st, NULL, 1), STORE_ERR_INVALID_ARGUMENT);
     cr_assert_eq(store_jti_check(st, "x", 0), STORE_ERR_INVALID_ARGUMENT);
     cr_assert_eq(store_jti_check(NULL, "x", 1), STORE_ERR_INVALID_ARGUMENT);
+}
+
+Test(store_jti, a_put_refused_by_a_full_map_leaves_its_jti_unspent)
+{
+    struct store_jti j = {"on-full", 7, 1800000000};
+    struct tst_async a;
+    enum store_err rc = STORE_OK;
+    uint32_t n = 0;
+
+    store_close(st);
+    testfs_rmtree(dir);
+    cr_assert_eq(mkdir(dir, 0700), 0);
+    st = tst_open_map(dir, 256 * 1024);
+    for (; n < 5000 && rc == STORE_OK; n++) {
+        struct store_record rec;
+        tst_record(&rec, n, ID, 2000000000);
+        rc = store_put(st, &rec);
+    }
+    cr_assert_eq(rc, STORE_ERR_MAP_FULL, "%s after %u puts", store_err_name(rc), n);
+    memset(&a, 0, sizeof(a));
+    tst_record(&a.rec, 100000, ID, 2000000000);
+    a.jti = &j;
+    tst_async_run(st, &a, 1);
+    cr_assert_eq(a.rc, STORE_ERR_MAP_FULL);
+    cr_assert_eq(a.readable, 0);
+    cr_assert_eq(store_jti_check(st, "on-full", 7), STORE_OK, "the token is not spent");
 }
