@@ -570,6 +570,21 @@ uint64_t api_crl_number(struct api_crl *crl)
     return n;
 }
 
+int64_t api_crl_next_update(struct api_crl *crl, enum api_crl_doc doc)
+{
+    int64_t t = 0;
+
+    if (crl == NULL || (unsigned)doc >= NUM_DOCS) {
+        return 0;
+    }
+    pthread_mutex_lock(&crl->mu);
+    if (crl->docs[doc] != NULL) {
+        t = crl->docs[doc]->expires;
+    }
+    pthread_mutex_unlock(&crl->mu);
+    return t;
+}
+
 static const char *const content_types[NUM_DOCS] = {
     "application/pkix-crl", /* RFC 2585 section 4.2 */
     "application/x-pem-file",

@@ -393,7 +393,13 @@ void api_metrics_issued(struct api_metrics *m, enum api_auth_method method);
 /* struct api_metrics_gauges are the values read at scrape time. */
 struct api_metrics_gauges {
     int64_t intermediate_expiry_s; /* seconds until the intermediate's notAfter */
-    int store_ok;                  /* store_stats_get succeeded */
+    /* Seconds until the nextUpdate of the intermediate's CRL and of the
+     * root's (pki.root_crl); a line is left out when its has_ flag is 0. */
+    int64_t crl_next_update_s;
+    int64_t root_crl_next_update_s;
+    int has_crl;
+    int has_root_crl;
+    int store_ok; /* store_stats_get succeeded */
     struct store_stats store;
 };
 
@@ -792,6 +798,11 @@ enum api_err api_crl_respond(struct api_crl *crl, enum api_crl_doc doc, int64_t 
 
 /* api_crl_number returns the CRL number of the current CRL. Thread-safe. */
 uint64_t api_crl_number(struct api_crl *crl);
+
+/* api_crl_next_update returns the nextUpdate (Unix seconds) of the CRL that
+ * document |doc| serves, or 0 when there is none (no root CRL configured,
+ * none signed yet, or |crl| NULL). Thread-safe. */
+int64_t api_crl_next_update(struct api_crl *crl, enum api_crl_doc doc);
 
 /* ---- The OCSP responder (api/ocsp.c) ---- */
 

@@ -126,6 +126,20 @@ static void render_gauges(FILE *f, struct api_metrics *m, const struct api_metri
             "# TYPE signet_intermediate_expiry_seconds gauge\n"
             "signet_intermediate_expiry_seconds %lld\n",
             (long long)g->intermediate_expiry_s);
+    if (g->has_crl || g->has_root_crl) {
+        /* Past zero, relying parties that check CRLs refuse every chain. */
+        fprintf(f, "# HELP signet_crl_next_update_seconds Seconds until the nextUpdate of the "
+                   "CRL served, by CRL (negative: stale).\n"
+                   "# TYPE signet_crl_next_update_seconds gauge\n");
+    }
+    if (g->has_crl) {
+        fprintf(f, "signet_crl_next_update_seconds{crl=\"intermediate\"} %lld\n",
+                (long long)g->crl_next_update_s);
+    }
+    if (g->has_root_crl) {
+        fprintf(f, "signet_crl_next_update_seconds{crl=\"root\"} %lld\n",
+                (long long)g->root_crl_next_update_s);
+    }
     if (!g->store_ok) {
         return;
     }

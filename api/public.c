@@ -79,7 +79,15 @@ enum api_err api_route_metrics(struct api_request *req, struct api_error *err)
     char *text = NULL;
 
     memset(&g, 0, sizeof(g));
-    g.intermediate_expiry_s = ca_issuer_not_after(api_server_issuer(req->srv)) - api_now();
+    int64_t now = api_now();
+    g.intermediate_expiry_s = ca_issuer_not_after(api_server_issuer(req->srv)) - now;
+    struct api_crl *crl = api_server_crl(req->srv);
+    int64_t next = api_crl_next_update(crl, API_CRL_DOC_DER);
+    int64_t root_next = api_crl_next_update(crl, API_CRL_DOC_ROOT_DER);
+    g.has_crl = next > 0;
+    g.crl_next_update_s = next - now;
+    g.has_root_crl = root_next > 0;
+    g.root_crl_next_update_s = root_next - now;
     g.store_ok = store_stats_get(api_server_store(req->srv), &g.store) == STORE_OK;
     text = api_metrics_render(api_server_metrics(req->srv), &g, &len);
     ENSURE(text != NULL, API_ERR_INTERNAL, "out of memory");

@@ -106,6 +106,8 @@ check "... and still lists web" lists "$WEB"
 echo "# the root's CRL"
 st=$(curl -s -o "$T_DIR/out" -w '%{http_code}' "$HTTP_URL/root.crl")
 refused "GET /root.crl without pki.root_crl is 404" 404 not_found "$st"
+check "/metrics has no root CRL line without pki.root_crl" \
+  sh -c "! curl -s '$HTTP_URL/metrics' | grep -q 'crl=\"root\"'"
 curl -s -o "$T_DIR/only.pem" "$HTTP_URL/v1/crls.pem"
 check "GET /v1/crls.pem then holds just our CRL" \
   sh -c "test \$(grep -c 'BEGIN X509 CRL' '$T_DIR/only.pem') = 1"
@@ -125,6 +127,20 @@ check "GET /root.crl serves the file's CRL as DER" \
 check "... as application/pkix-crl" grep -qi '^Content-Type: application/pkix-crl' "$T_DIR/root.h"
 curl -s -o "$T_DIR/all.pem" "$HTTP_URL/v1/crls.pem"
 check "GET /v1/crls.pem holds two CRLs" sh -c "test \$(grep -c 'BEGIN X509 CRL' '$T_DIR/all.pem') = 2"
+# metric_matches_crl LABEL DER-FILE: signet_crl_next_update_seconds{crl=LABEL}
+# is within 5 s of nextUpdate - now as `openssl crl` reads it from the file.
+metric_matches_crl() {
+  local m next now
+  m=$(curl -s "$HTTP_URL/metrics" | sed -n "s/^signet_crl_next_update_seconds{crl=\"$1\"} //p")
+  next=$(date -d "$(openssl crl -inform DER -in "$2" -noout -nextupdate | cut -d= -f2)" +%s)
+  now=$(date +%s)
+  echo "metric $m, openssl $((next - now))"
+  [ -n "$m" ] && [ $((next - now - m)) -le 5 ] && [ $((m - next + now)) -le 5 ]
+}
+curl -s -o "$T_DIR/crl.der" "$HTTP_URL/crl"
+check "/metrics gives the time to the intermediate CRL's nextUpdate (as openssl crl reads it)" \
+  metric_matches_crl intermediate "$T_DIR/crl.der"
+check "... and to the root CRL's" metric_matches_crl root "$T_DIR/root.der"
 # split_crls FILE PREFIX: PREFIX0.pem, PREFIX1.pem, ... one CRL each.
 split_crls() {
   python3 - "$1" "$2" <<'PY'

@@ -87,6 +87,27 @@ Test(api_metrics, renders_gauges_and_store_statistics)
     free(s);
 }
 
+Test(api_metrics, renders_the_time_left_to_each_crl_next_update_and_only_those_served)
+{
+    static struct api_metrics m;
+    struct api_metrics_gauges g = {.has_crl = 1, .crl_next_update_s = 3500};
+    char *s = render(&m, &g);
+    cr_assert(strstr(s, "# TYPE signet_crl_next_update_seconds gauge\n"));
+    cr_assert(strstr(s, "signet_crl_next_update_seconds{crl=\"intermediate\"} 3500\n"));
+    cr_assert_null(strstr(s, "crl=\"root\""), "no root CRL configured, no line");
+    free(s);
+    g.has_root_crl = 1;
+    g.root_crl_next_update_s = -60; /* stale: the alert's case */
+    s = render(&m, &g);
+    cr_assert(strstr(s, "signet_crl_next_update_seconds{crl=\"root\"} -60\n"));
+    free(s);
+    g.has_crl = 0;
+    g.has_root_crl = 0;
+    s = render(&m, &g);
+    cr_assert_null(strstr(s, "signet_crl_next_update_seconds"), "nothing served yet, no lines");
+    free(s);
+}
+
 Test(api_metrics, leaves_out_store_lines_when_the_store_cannot_be_read)
 {
     static struct api_metrics m;
