@@ -2,11 +2,14 @@
  * accumulation, the routing table, JSON error answers and the headers every
  * response carries. Decisions that need no body (route, method, media type,
  * size) are taken on MHD's first call, before a byte of the body is read. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -521,13 +524,37 @@ enum MHD_Result api_http_access(void *cls, struct MHD_Connection *conn, const ch
     }
 }
 
+/* client_address writes the numeric IP address of |conn|'s peer into |buf|,
+ * or "" when it is not known. */
+static void client_address(struct MHD_Connection *conn, char *buf, size_t len)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+
+    buf[0] = '\0';
+    if (sa == NULL) {
+        return;
+    }
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)(const void *)sa;
+        if (inet_ntop(AF_INET, &in4->sin_addr, buf, (socklen_t)len) == NULL) {
+            buf[0] = '\0';
+        }
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+        if (inet_ntop(AF_INET6, &in6->sin6_addr, buf, (socklen_t)len) == NULL) {
+            buf[0] = '\0';
+        }
+    }
+}
+
 void api_http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                         enum MHD_RequestTerminationCode toe)
 {
     struct api_request *req = *req_cls;
 
     (void)cls;
-    (void)conn;
     (void)toe;
     if (req == NULL) {
         return;
@@ -537,6 +564,8 @@ void api_http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (req->phase == API_PHASE_SENT) {
         uint64_t us = (api_mono_ns() - req->start_ns) / 1000;
         api_metrics_observe(api_server_metrics(srv), req->route_id, req->resp.status, us);
+        char client[INET6_ADDRSTRLEN];
+        client_address(conn, client, sizeof(client));
         struct api_log_entry e = {
             .request_id = req->request_id,
             .route = api_route_name(req->route_id),
@@ -546,6 +575,7 @@ void api_http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
             .message = req->resp.error != NULL ? req->resp.message : NULL,
             .spiffe_id = req->spiffe_id,
             .serial = req->serial_hex,
+            .client = client,
             .ms = (double)us / 1000.0,
         };
         api_log_request(stderr, api_server_log_level(srv), &e);

@@ -430,6 +430,7 @@ struct api_log_entry {
     const char *message;
     const char *spiffe_id;
     const char *serial;
+    const char *client; /* the peer's IP address, numeric */
     double ms;
 };
 

@@ -109,6 +109,7 @@ void api_log_request(FILE *f, enum api_log_level min_level, const struct api_log
     set_str(doc, "message", e->message);
     set_str(doc, "spiffe_id", e->spiffe_id);
     set_str(doc, "serial", e->serial);
+    set_str(doc, "client", e->client);
     json_object_set_new(doc, "ms", json_real(e->ms));
     emit(f, doc);
     json_decref(doc);

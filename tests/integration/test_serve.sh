@@ -160,6 +160,11 @@ reqs = [l for l in lines if "route" in l]
 assert any(l["route"] == "/v1/sign" and l["status"] == 201 and l["serial"] for l in reqs)
 assert all({"ts", "level", "request_id", "status", "ms"} <= set(l) for l in reqs)
 PY
+check "each request line names the client's address (127.0.0.1 here)" python3 - server.log <<'PY'
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{") and '"route"' in l]
+assert reqs and all(l.get("client") == "127.0.0.1" for l in reqs), reqs[:3]
+PY
 check "no token, key or CSR reaches the log" sh -c "! grep -qE 'eyJ|BEGIN|Bearer' server.log"
 
 # ---- Graceful stop ----

@@ -31,6 +31,7 @@ Test(api_log, writes_one_json_line_with_the_typed_fields)
                               .status = 201,
                               .spiffe_id = "spiffe://example.org/ns/a/sa/b",
                               .serial = "3f9a",
+                              .client = "192.0.2.7",
                               .ms = 1.5};
     char *s = capture_request(API_LOG_INFO, &e);
     size_t len = strlen(s);
@@ -47,6 +48,7 @@ Test(api_log, writes_one_json_line_with_the_typed_fields)
     cr_assert_str_eq(json_string_value(json_object_get(doc, "spiffe_id")),
                      "spiffe://example.org/ns/a/sa/b");
     cr_assert_str_eq(json_string_value(json_object_get(doc, "serial")), "3f9a");
+    cr_assert_str_eq(json_string_value(json_object_get(doc, "client")), "192.0.2.7");
     cr_assert_float_eq(json_real_value(json_object_get(doc, "ms")), 1.5, 1e-9);
     const char *ts = json_string_value(json_object_get(doc, "ts"));
     cr_assert_not_null(ts);
