@@ -386,7 +386,8 @@ static enum ca_err verify_chain(struct ca_issuer *iss, struct ca_error *err)
     /* Now that the intermediate is known to chain to the roots, peers are
      * verified against it alone (X509_V_FLAG_PARTIAL_CHAIN): one signature
      * per renewal instead of one per certificate of the chain, where the
-     * root's (a P-384 root costs ~0.8 ms) would be the same every time.
+     * root's (a P-384 root: ~1.1 ms, `openssl speed ecdsap384` on 2 cores here)
+     * would be the same every time.
      * OpenSSL still checks the intermediate's validity period, CA flag and
      * key usage, and applies its name constraints, at each verification. */
     iss->peer_store = X509_STORE_new();
