@@ -203,11 +203,13 @@ static unsigned pool_size(void)
     return n < 1 ? 1u : n > 64 ? 64u : (unsigned)n;
 }
 
-/* Signer threads only compute (the group commit answers for them), except for
- * a provisioner token's jti, which is written before signing; a few per core
- * keep the cores busy while some wait on that. Measured with
- * tests/bench/bench_issue.sh on 2 cores: 2, 4 and 8 signers issue alike. */
-#define API_SIGNERS_PER_CPU 4
+/* Signer threads only compute: the group commit answers for them, so one per
+ * core keeps the cores busy. More only share the cores: each signature then
+ * takes longer in wall time and answers leave out of order. Measured with
+ * tests/bench/bench_issue.sh-style runs on 2 cores, alternating, 3 pairs of
+ * 10 s at c=64: p99 28-31 ms with 2 signers against 37-39 ms with 8, and
+ * as many or more certificates per second; c=1 and c=16 alike or better. */
+#define API_SIGNERS_PER_CPU 1
 
 static size_t env_size(const char *name, size_t def, size_t max)
 {
