@@ -232,15 +232,19 @@ int api_response_set_json(struct api_response *resp, unsigned status, const void
 }
 
 int api_response_set_json_more(struct api_response *resp, unsigned status, const void *doc,
-                               const char *more, size_t more_len)
+                               const struct api_json_part *more, size_t n_more)
 {
     char *members = json_dumps(doc, JSON_COMPACT | JSON_EMBED);
     if (members == NULL) {
         return 0;
     }
     size_t len = strlen(members);
-    /* '{' members ',' more '}' NUL; both lengths are bounded by memory. */
-    char *body = malloc(len + more_len + 4);
+    /* '{' members (',' part)... '}' NUL; every length is bounded by memory. */
+    size_t cap = len + 3;
+    for (size_t i = 0; i < n_more; i++) {
+        cap += more[i].len + 1;
+    }
+    char *body = malloc(cap);
     if (body == NULL) {
         free(members);
         return 0;
@@ -249,11 +253,16 @@ int api_response_set_json_more(struct api_response *resp, unsigned status, const
     body[n++] = '{';
     memcpy(body + n, members, len);
     n += len;
-    if (len > 0 && more_len > 0) {
-        body[n++] = ',';
+    for (size_t i = 0; i < n_more; i++) {
+        if (more[i].len == 0) {
+            continue;
+        }
+        if (n > 1) {
+            body[n++] = ',';
+        }
+        memcpy(body + n, more[i].text, more[i].len);
+        n += more[i].len;
     }
-    memcpy(body + n, more, more_len);
-    n += more_len;
     body[n++] = '}';
     body[n] = '\0';
     free(members);
@@ -263,6 +272,51 @@ int api_response_set_json_more(struct api_response *resp, unsigned status, const
     resp->status = status;
     resp->content_type = "application/json";
     return 1;
+}
+
+char *api_json_pem_member(const char *name, const char *pem, size_t pem_len, size_t *out_len)
+{
+    size_t name_len = strlen(name);
+    for (size_t i = 0; i < name_len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_')) {
+            return NULL;
+        }
+    }
+    size_t newlines = 0;
+    for (size_t i = 0; i < pem_len; i++) {
+        unsigned char c = (unsigned char)pem[i];
+        if (c == '\n') {
+            newlines++;
+        } else if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
+            return NULL;
+        }
+    }
+    /* '"' name '":"' pem, one more byte per newline, '"' NUL */
+    size_t cap = name_len + pem_len + newlines + 7;
+    char *out = malloc(cap);
+    if (out == NULL) {
+        return NULL;
+    }
+    size_t n = 0;
+    out[n++] = '"';
+    memcpy(out + n, name, name_len);
+    n += name_len;
+    memcpy(out + n, "\":\"", 3);
+    n += 3;
+    for (size_t i = 0; i < pem_len; i++) {
+        if (pem[i] == '\n') {
+            out[n++] = '\\';
+            out[n++] = 'n';
+        } else {
+            out[n++] = pem[i];
+        }
+    }
+    out[n++] = '"';
+    out[n] = '\0';
+    *out_len = n;
+    return out;
 }
 
 int api_response_set_error(struct api_response *resp, const struct api_error *err)

@@ -234,6 +234,8 @@ static enum api_err respond_issued(struct api_request *req, const struct api_pri
     const struct api_signer *s = api_server_signer(req->srv);
     json_t *doc = NULL;
     json_t *dns = NULL;
+    char *cert = NULL;
+    size_t cert_len = 0;
     char nb[32], na[32], ra[32];
 
     ENSURE(api_time_rfc3339(leaf->not_before, nb, sizeof(nb)) &&
@@ -246,14 +248,21 @@ static enum api_err respond_issued(struct api_request *req, const struct api_pri
         ENSURE(json_array_append_new(dns, json_string(p->dns_names[i])) == 0, API_ERR_INTERNAL,
                "out of memory");
     }
-    doc = json_pack("{s:s, s:s, s:O, s:s, s:s, s:s, s:s%}", "serial", leaf->serial_hex, "spiffe_id",
+    doc = json_pack("{s:s, s:s, s:O, s:s, s:s, s:s}", "serial", leaf->serial_hex, "spiffe_id",
                     p->spiffe_id, "dns_names", dns, "not_before", nb, "not_after", na,
-                    "renew_after", ra, "certificate", leaf->pem, leaf->pem_len);
+                    "renew_after", ra);
     ENSURE(doc != NULL, API_ERR_INTERNAL, "building the response failed");
-    ENSURE(api_response_set_json_more(&req->resp, MHD_HTTP_CREATED, doc, s->chain_members,
-                                      s->chain_members_len),
+    cert = api_json_pem_member("certificate", leaf->pem, leaf->pem_len, &cert_len);
+    ENSURE(cert != NULL, API_ERR_INTERNAL, "building the response failed");
+    const struct api_json_part more[] = {
+        {cert, cert_len},
+        {s->chain_members, s->chain_members_len},
+    };
+    ENSURE(api_response_set_json_more(&req->resp, MHD_HTTP_CREATED, doc, more,
+                                      sizeof(more) / sizeof(more[0])),
            API_ERR_INTERNAL, "out of memory");
 out:
+    free(cert);
     json_decref(dns);
     json_decref(doc);
     return rc;

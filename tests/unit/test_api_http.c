@@ -5,6 +5,9 @@
 
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "../../api/internal.h"
 
@@ -250,27 +253,34 @@ Test(api_http, allows_head_only_where_get_is_allowed)
     cr_assert_eq(api_route_match("head", "/v1/certs", 1, &r, NULL), API_ERR_METHOD_NOT_ALLOWED);
 }
 
-/* The issuance answer: an object's members, then members jansson encoded once
- * with JSON_EMBED; the result must be one valid object holding both, in order. */
+/* The issuance answer: an object's members, then members encoded once by
+ * jansson with JSON_EMBED and the certificate encoded by api_json_pem_member;
+ * the result must be one valid object holding them all, in order. */
 Test(api_http, joins_an_objects_members_with_pre_encoded_ones)
 {
     struct api_response resp = {0};
     json_t *fixed = json_pack("{s:s, s:s}", "chain", "-----BEGIN X-----\n\"q\"\n", "bundle", "b");
     cr_assert_not_null(fixed);
-    char *more = json_dumps(fixed, JSON_COMPACT | JSON_EMBED);
-    cr_assert_not_null(more);
+    char *chain = json_dumps(fixed, JSON_COMPACT | JSON_EMBED);
+    cr_assert_not_null(chain);
+    size_t cert_len = 0;
+    char *cert = api_json_pem_member("certificate", "-----BEGIN C-----\nAB+/=\n", 24, &cert_len);
+    cr_assert_not_null(cert);
     json_t *doc = json_pack("{s:s, s:[s]}", "serial", "3f", "dns_names", "a.example");
     cr_assert_not_null(doc);
+    const struct api_json_part more[] = {{cert, cert_len}, {"", 0}, {chain, strlen(chain)}};
 
-    cr_assert(api_response_set_json_more(&resp, 201, doc, more, strlen(more)));
+    cr_assert(api_response_set_json_more(&resp, 201, doc, more, 3));
     cr_assert_eq(resp.status, 201);
     cr_assert_str_eq(resp.content_type, "application/json");
     cr_assert_eq(strlen((char *)resp.body), resp.body_len);
     json_error_t jerr;
     json_t *back = json_loadb((char *)resp.body, resp.body_len, JSON_REJECT_DUPLICATES, &jerr);
     cr_assert_not_null(back, "not JSON: %s: %s", jerr.text, (char *)resp.body);
-    cr_assert_eq(json_object_size(back), 4);
+    cr_assert_eq(json_object_size(back), 5);
     cr_assert_str_eq(json_string_value(json_object_get(back, "serial")), "3f");
+    cr_assert_str_eq(json_string_value(json_object_get(back, "certificate")),
+                     "-----BEGIN C-----\nAB+/=\n");
     cr_assert_str_eq(json_string_value(json_object_get(back, "chain")),
                      "-----BEGIN X-----\n\"q\"\n");
     cr_assert_str_eq(json_string_value(json_object_get(back, "bundle")), "b");
@@ -280,20 +290,74 @@ Test(api_http, joins_an_objects_members_with_pre_encoded_ones)
 
     /* An empty object with pre-encoded members, and members with none. */
     json_t *empty = json_object();
-    cr_assert(api_response_set_json_more(&resp, 201, empty, more, strlen(more)));
+    cr_assert(api_response_set_json_more(&resp, 201, empty, more + 1, 2));
     back = json_loadb((char *)resp.body, resp.body_len, 0, &jerr);
     cr_assert_not_null(back, "%s", (char *)resp.body);
     cr_assert_eq(json_object_size(back), 2);
     json_decref(back);
-    cr_assert(api_response_set_json_more(&resp, 201, doc, "", 0));
+    cr_assert(api_response_set_json_more(&resp, 201, doc, more + 1, 1));
     back = json_loadb((char *)resp.body, resp.body_len, 0, &jerr);
     cr_assert_not_null(back, "%s", (char *)resp.body);
     cr_assert_eq(json_object_size(back), 2);
     json_decref(back);
+    cr_assert(api_response_set_json_more(&resp, 201, empty, NULL, 0));
+    cr_assert_str_eq((char *)resp.body, "{}");
 
     json_decref(empty);
     json_decref(doc);
-    free(more);
+    free(cert);
+    free(chain);
     json_decref(fixed);
     api_response_cleanup(&resp);
+}
+
+/* api_json_pem_member gives what jansson gives for the same member, byte for
+ * byte, for a real certificate's PEM; and refuses, rather than emit invalid
+ * JSON, any byte PEM never holds. */
+Test(api_http, encodes_pem_members_like_jansson_and_refuses_other_bytes)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    cr_assert_not_null(key);
+    X509 *x = X509_new();
+    cr_assert_not_null(x);
+    cr_assert(X509_set_pubkey(x, key));
+    cr_assert(X509_sign(x, key, EVP_sha256()) > 0);
+    BIO *bio = BIO_new(BIO_s_mem());
+    cr_assert(PEM_write_bio_X509(bio, x));
+    char *pem = NULL;
+    long pem_len = BIO_get_mem_data(bio, &pem);
+    cr_assert_gt(pem_len, 200); /* several 64-character lines */
+
+    size_t len = 0;
+    char *ours = api_json_pem_member("certificate", pem, (size_t)pem_len, &len);
+    cr_assert_not_null(ours);
+    json_t *obj = json_pack("{s:s%}", "certificate", pem, (size_t)pem_len);
+    char *theirs = json_dumps(obj, JSON_COMPACT | JSON_EMBED);
+    cr_assert_not_null(theirs);
+    cr_assert_str_eq(ours, theirs);
+    cr_assert_eq(len, strlen(theirs));
+    free(theirs);
+    free(ours);
+    json_decref(obj);
+
+    /* An empty PEM is an empty string. */
+    ours = api_json_pem_member("c", "", 0, &len);
+    cr_assert_str_eq(ours, "\"c\":\"\"");
+    cr_assert_eq(len, 6);
+    free(ours);
+
+    /* Bytes JSON would need escaped (or that are not ASCII), and a name that
+     * is not plain, are refused. */
+    static const char *bad[] = {"A\"B", "A\\B", "A\rB", "A\tB", "A\001B", "A\177B", "A\303\251B"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_null(api_json_pem_member("c", bad[i], strlen(bad[i]), &len), "%zu", i);
+    }
+    char nul[] = {'A', '\0', 'B'};
+    cr_assert_null(api_json_pem_member("c", nul, sizeof(nul), &len));
+    cr_assert_null(api_json_pem_member("a\"b", "AB", 2, &len));
+    cr_assert_null(api_json_pem_member("a b", "AB", 2, &len));
+
+    BIO_free(bio);
+    X509_free(x);
+    EVP_PKEY_free(key);
 }
