@@ -286,6 +286,7 @@ struct ca_peer {
     unsigned char serial[CA_MAX_SERIAL_LEN];
     size_t serial_len;
     char serial_hex[CA_SERIAL_HEX_MAX];
+    int64_t not_before;
     int64_t not_after;
 };
 

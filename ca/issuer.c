@@ -796,7 +796,10 @@ enum ca_err ca_issuer_verify_peer(const struct ca_issuer *issuer, const unsigned
            CA_ERR_UNTRUSTED_CERT, "not issued by this CA");
     TRY(peer_names(issuer, x, out, err));
     TRY(peer_serial(x, out, err));
+    out->not_before = time_to_unix(X509_get0_notBefore(x));
     out->not_after = time_to_unix(X509_get0_notAfter(x));
+    ENSURE(out->not_before != 0 && out->not_after > out->not_before, CA_ERR_INVALID_CERT,
+           "validity dates unreadable");
 out:
     ERR_clear_error();
     if (rc != CA_OK && out != NULL) {

@@ -163,6 +163,7 @@ Test(ca_issuer, verify_peer_accepts_its_own_leaf_and_reads_the_identity)
     cr_assert_eq(peer.serial_len, leaf.serial_len);
     cr_assert_eq(memcmp(peer.serial, leaf.serial, leaf.serial_len), 0);
     cr_assert_str_eq(peer.serial_hex, leaf.serial_hex);
+    cr_assert_eq(peer.not_before, leaf.not_before);
     cr_assert_eq(peer.not_after, leaf.not_after);
     ca_leaf_cleanup(&leaf);
 }
