@@ -408,6 +408,14 @@ void api_metrics_observe(struct api_metrics *m, enum api_route_id route, unsigne
 /* api_metrics_issued counts one issuance by |method|. */
 void api_metrics_issued(struct api_metrics *m, enum api_auth_method method);
 
+/* struct api_ocsp_stats are the OCSP responder's counters (api/ocsp.c). */
+struct api_ocsp_stats {
+    uint64_t hits;      /* answered from the cache */
+    uint64_t signs;     /* responses signed (misses, refreshes, nonces) */
+    uint64_t evictions; /* live entries pushed out for room */
+    size_t capacity;    /* entries */
+};
+
 /* struct api_metrics_gauges are the values read at scrape time. */
 struct api_metrics_gauges {
     int64_t intermediate_expiry_s; /* seconds until the intermediate's notAfter */
@@ -419,6 +427,7 @@ struct api_metrics_gauges {
     int has_root_crl;
     int store_ok; /* store_stats_get succeeded */
     struct store_stats store;
+    struct api_ocsp_stats ocsp;
 };
 
 /* api_metrics_render writes the Prometheus text exposition of |m| and |g|.
@@ -859,13 +868,6 @@ enum api_err api_ocsp_respond_der(struct api_ocsp *o, const unsigned char *der, 
 enum api_err api_ocsp_respond_base64(struct api_ocsp *o, const char *b64, size_t b64_len,
                                      int64_t now, struct api_response *resp, struct api_error *err)
     __attribute__((warn_unused_result));
-
-struct api_ocsp_stats {
-    uint64_t hits;      /* answered from the cache */
-    uint64_t signs;     /* responses signed (misses, refreshes, nonces) */
-    uint64_t evictions; /* live entries pushed out for room */
-    size_t capacity;    /* entries */
-};
 
 /* api_ocsp_stats_get reads the counters. Thread-safe. */
 void api_ocsp_stats_get(struct api_ocsp *o, struct api_ocsp_stats *out);

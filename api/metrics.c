@@ -140,6 +140,23 @@ static void render_gauges(FILE *f, struct api_metrics *m, const struct api_metri
         fprintf(f, "signet_crl_next_update_seconds{crl=\"root\"} %lld\n",
                 (long long)g->root_crl_next_update_s);
     }
+    fprintf(f,
+            "# HELP signet_ocsp_cache_hits_total OCSP requests answered from the cache of "
+            "signed responses.\n"
+            "# TYPE signet_ocsp_cache_hits_total counter\n"
+            "signet_ocsp_cache_hits_total %llu\n"
+            "# HELP signet_ocsp_responses_signed_total OCSP responses signed (cache misses, "
+            "refreshes, requests with a nonce).\n"
+            "# TYPE signet_ocsp_responses_signed_total counter\n"
+            "signet_ocsp_responses_signed_total %llu\n"
+            "# HELP signet_ocsp_cache_evictions_total Live cache entries pushed out for room.\n"
+            "# TYPE signet_ocsp_cache_evictions_total counter\n"
+            "signet_ocsp_cache_evictions_total %llu\n"
+            "# HELP signet_ocsp_cache_capacity Entries the OCSP cache holds at most.\n"
+            "# TYPE signet_ocsp_cache_capacity gauge\n"
+            "signet_ocsp_cache_capacity %llu\n",
+            (unsigned long long)g->ocsp.hits, (unsigned long long)g->ocsp.signs,
+            (unsigned long long)g->ocsp.evictions, (unsigned long long)g->ocsp.capacity);
     if (!g->store_ok) {
         return;
     }

@@ -89,6 +89,7 @@ enum api_err api_route_metrics(struct api_request *req, struct api_error *err)
     g.has_root_crl = root_next > 0;
     g.root_crl_next_update_s = root_next - now;
     g.store_ok = store_stats_get(api_server_store(req->srv), &g.store) == STORE_OK;
+    api_ocsp_stats_get(api_server_ocsp(req->srv), &g.ocsp);
     text = api_metrics_render(api_server_metrics(req->srv), &g, &len);
     ENSURE(text != NULL, API_ERR_INTERNAL, "out of memory");
     ENSURE(api_response_set_bytes(&req->resp, MHD_HTTP_OK, "text/plain; version=0.0.4", text, len),

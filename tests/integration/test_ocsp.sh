@@ -33,8 +33,19 @@ check "openssl ocsp (with a nonce) verifies the response and says good" \
   sh -c "out=\$(openssl ocsp -issuer '$P/intermediate.crt' -cert '$T_DIR/web.crt' -url '$HTTP_URL/ocsp' \
     -CAfile '$P/root.crt' 2>&1); echo \"\$out\"; echo \"\$out\" | grep -q '^Response verify OK' &&
     echo \"\$out\" | grep -q 'web.crt: good' && ! echo \"\$out\" | grep -qi 'nonce'"
+# metric NAME: the value of an unlabelled line of /metrics.
+metric() { curl -s "$HTTP_URL/metrics" | sed -n "s/^$1 //p"; }
+hits0=$(metric signet_ocsp_cache_hits_total) signs0=$(metric signet_ocsp_responses_signed_total)
 expect_eq "without a nonce: good" "$(ocsp_status web -no_nonce)" good
+expect_eq "... a miss: one response signed, no cache hit" \
+  "$(metric signet_ocsp_responses_signed_total) $(metric signet_ocsp_cache_hits_total)" \
+  "$((signs0 + 1)) $hits0"
 expect_eq "without a nonce, again (from the cache): good" "$(ocsp_status web -no_nonce)" good
+expect_eq "... a hit: nothing signed" \
+  "$(metric signet_ocsp_responses_signed_total) $(metric signet_ocsp_cache_hits_total)" \
+  "$((signs0 + 1)) $((hits0 + 1))"
+check "the cache's capacity is a metric" sh -c "[ \"\$(curl -s '$HTTP_URL/metrics' |
+  sed -n 's/^signet_ocsp_cache_capacity //p')\" -gt 0 ]"
 # A SHA-256 CertID is answered too (RFC 5019 clients use SHA-1).
 check "a SHA-256 CertID: good" sh -c "openssl ocsp -issuer '$P/intermediate.crt' -sha256 -cert '$T_DIR/web.crt' \
   -url '$HTTP_URL/ocsp' -CAfile '$P/root.crt' -no_nonce 2>&1 | grep -q 'web.crt: good'"

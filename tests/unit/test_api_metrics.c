@@ -108,6 +108,22 @@ Test(api_metrics, renders_the_time_left_to_each_crl_next_update_and_only_those_s
     free(s);
 }
 
+Test(api_metrics, renders_the_ocsp_cache_counters)
+{
+    static struct api_metrics m;
+    struct api_metrics_gauges g = {
+        .ocsp = {.hits = 41, .signs = 7, .evictions = 2, .capacity = 4096}};
+    char *s = render(&m, &g);
+    cr_assert(strstr(
+        s, "# TYPE signet_ocsp_cache_hits_total counter\nsignet_ocsp_cache_hits_total 41\n"));
+    cr_assert(strstr(s, "# TYPE signet_ocsp_responses_signed_total counter\n"
+                        "signet_ocsp_responses_signed_total 7\n"));
+    cr_assert(strstr(s, "signet_ocsp_cache_evictions_total 2\n"));
+    cr_assert(
+        strstr(s, "# TYPE signet_ocsp_cache_capacity gauge\nsignet_ocsp_cache_capacity 4096\n"));
+    free(s);
+}
+
 Test(api_metrics, leaves_out_store_lines_when_the_store_cannot_be_read)
 {
     static struct api_metrics m;
