@@ -2,10 +2,13 @@
  *
  * The poll threads only do what is cheap (headers, body syntax); the request
  * is then put on a bounded queue and its connection suspended. A signer
- * thread authenticates (JWT signature or client chain), signs, waits for the
- * record's group commit, fills the response and resumes the connection, so
- * that health, bundle and metrics routes never wait behind signing. A full
- * queue answers 429 at once rather than slowing everyone down. */
+ * thread (one per CPU) authenticates (JWT signature or client chain), checks
+ * the CSR, signs, prepares the 201 and hands the record to the store's group
+ * commit without waiting; the writer thread's callback (committed) releases
+ * the answer once the record is synced, or swaps it for an error, and resumes
+ * the connection. Health, bundle and metrics routes never wait behind
+ * signing. A full queue answers 429 at once rather than slowing everyone
+ * down. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
