@@ -365,6 +365,7 @@ struct api_request {
     char method[8];
     char request_id[17];
     uint64_t start_ns; /* CLOCK_MONOTONIC */
+    uint64_t stage_ns; /* when the issuance entered its current enum api_stage */
     struct api_body body;
     struct api_response resp;
     char spiffe_id[CA_MAX_SPIFFE_ID_LEN + 1]; /* for the log */
@@ -391,11 +392,25 @@ struct api_request {
 
 #define API_METRICS_NUM_BUCKETS 12
 
+struct api_histogram {
+    _Atomic uint64_t buckets[API_METRICS_NUM_BUCKETS]; /* not cumulative */
+    _Atomic uint64_t count;
+    _Atomic uint64_t sum_us;
+};
+
+/* The stages of an issuance, timed for signet_issuance_stage_seconds: where
+ * the time goes when issuance slows down. */
+enum api_stage {
+    API_STAGE_QUEUE,  /* queued, until a signer thread takes it */
+    API_STAGE_SIGN,   /* authenticate, check the CSR, sign, encode */
+    API_STAGE_COMMIT, /* handed to the group commit, until synced */
+    API_NUM_STAGES
+};
+
 struct api_metrics {
     _Atomic uint64_t requests[API_NUM_ROUTES][16]; /* by route and status slot */
-    _Atomic uint64_t duration_buckets[API_NUM_ROUTES][API_METRICS_NUM_BUCKETS];
-    _Atomic uint64_t duration_count[API_NUM_ROUTES];
-    _Atomic uint64_t duration_sum_us[API_NUM_ROUTES];
+    struct api_histogram durations[API_NUM_ROUTES];
+    struct api_histogram stages[API_NUM_STAGES];
     _Atomic uint64_t issuances[4]; /* by enum api_auth_method */
     _Atomic int64_t queue_depth;
 };
@@ -404,6 +419,10 @@ struct api_metrics {
  * that took |us| microseconds. */
 void api_metrics_observe(struct api_metrics *m, enum api_route_id route, unsigned status,
                          uint64_t us);
+
+/* api_metrics_stage counts one issuance that spent |us| microseconds in
+ * |stage|. */
+void api_metrics_stage(struct api_metrics *m, enum api_stage stage, uint64_t us);
 
 /* api_metrics_issued counts one issuance by |method|. */
 void api_metrics_issued(struct api_metrics *m, enum api_auth_method method);

@@ -10,11 +10,21 @@
 static const unsigned status_slots[16] = {0,   200, 201, 400, 401, 403, 404, 405,
                                           413, 415, 429, 500, 503, 0,   0,   0};
 
-/* Upper bounds of the duration histogram, in microseconds and as printed. */
-static const uint64_t bucket_us[API_METRICS_NUM_BUCKETS] = {
+/* Upper bounds of the request duration histogram, in microseconds and as
+ * printed. */
+static const uint64_t duration_us[API_METRICS_NUM_BUCKETS] = {
     1000, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
-static const char *const bucket_le[API_METRICS_NUM_BUCKETS] = {
+static const char *const duration_le[API_METRICS_NUM_BUCKETS] = {
     "0.001", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10"};
+
+/* The stages of an issuance take from tens of microseconds (signing) to
+ * milliseconds (a synced commit), so their buckets start lower. */
+static const uint64_t stage_us[API_METRICS_NUM_BUCKETS] = {
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000};
+static const char *const stage_le[API_METRICS_NUM_BUCKETS] = {
+    "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005",
+    "0.01",   "0.025",   "0.05",   "0.1",   "0.25",   "1"};
+static const char *const stage_names[API_NUM_STAGES] = {"queue", "sign", "commit"};
 
 static const char *const method_names[4] = {"none", "kubernetes", "provisioner", "mtls"};
 
@@ -28,6 +38,18 @@ static size_t status_slot(unsigned status)
     return 0;
 }
 
+static void histogram_add(struct api_histogram *h, const uint64_t *bounds, uint64_t us)
+{
+    for (size_t i = 0; i < API_METRICS_NUM_BUCKETS; i++) {
+        if (us <= bounds[i]) {
+            atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);
+            break;
+        }
+    }
+    atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->sum_us, us, memory_order_relaxed);
+}
+
 void api_metrics_observe(struct api_metrics *m, enum api_route_id route, unsigned status,
                          uint64_t us)
 {
@@ -35,14 +57,14 @@ void api_metrics_observe(struct api_metrics *m, enum api_route_id route, unsigne
         route = API_ROUTE_OTHER;
     }
     atomic_fetch_add_explicit(&m->requests[route][status_slot(status)], 1, memory_order_relaxed);
-    for (size_t i = 0; i < API_METRICS_NUM_BUCKETS; i++) {
-        if (us <= bucket_us[i]) {
-            atomic_fetch_add_explicit(&m->duration_buckets[route][i], 1, memory_order_relaxed);
-            break;
-        }
+    histogram_add(&m->durations[route], duration_us, us);
+}
+
+void api_metrics_stage(struct api_metrics *m, enum api_stage stage, uint64_t us)
+{
+    if ((unsigned)stage < API_NUM_STAGES) {
+        histogram_add(&m->stages[stage], stage_us, us);
     }
-    atomic_fetch_add_explicit(&m->duration_count[route], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->duration_sum_us[route], us, memory_order_relaxed);
 }
 
 void api_metrics_issued(struct api_metrics *m, enum api_auth_method method)
@@ -80,30 +102,44 @@ static void render_requests(FILE *f, struct api_metrics *m)
     }
 }
 
+/* render_histogram writes the series of one histogram |name| with one label
+ * (|label|=|value|); nothing when it has counted nothing. */
+static void render_histogram(FILE *f, const char *name, const char *label, const char *value,
+                             struct api_histogram *h, const char *const *le)
+{
+    uint64_t count = load(&h->count);
+    if (count == 0) {
+        return;
+    }
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < API_METRICS_NUM_BUCKETS; b++) {
+        cumulative += load(&h->buckets[b]);
+        fprintf(f, "%s_bucket{%s=\"%s\",le=\"%s\"} %llu\n", name, label, value, le[b],
+                (unsigned long long)cumulative);
+    }
+    fprintf(f, "%s_bucket{%s=\"%s\",le=\"+Inf\"} %llu\n", name, label, value,
+            (unsigned long long)count);
+    uint64_t sum = load(&h->sum_us);
+    fprintf(f, "%s_sum{%s=\"%s\"} %llu.%06llu\n", name, label, value,
+            (unsigned long long)(sum / 1000000), (unsigned long long)(sum % 1000000));
+    fprintf(f, "%s_count{%s=\"%s\"} %llu\n", name, label, value, (unsigned long long)count);
+}
+
 static void render_durations(FILE *f, struct api_metrics *m)
 {
     fprintf(f, "# HELP signet_http_request_duration_seconds Time from request headers to the "
                "response being sent.\n"
                "# TYPE signet_http_request_duration_seconds histogram\n");
     for (int r = 0; r < API_NUM_ROUTES; r++) {
-        uint64_t count = load(&m->duration_count[r]);
-        if (count == 0) {
-            continue;
-        }
-        const char *name = api_route_name((enum api_route_id)r);
-        uint64_t cumulative = 0;
-        for (size_t b = 0; b < API_METRICS_NUM_BUCKETS; b++) {
-            cumulative += load(&m->duration_buckets[r][b]);
-            fprintf(f, "signet_http_request_duration_seconds_bucket{route=\"%s\",le=\"%s\"} %llu\n",
-                    name, bucket_le[b], (unsigned long long)cumulative);
-        }
-        fprintf(f, "signet_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
-                name, (unsigned long long)count);
-        uint64_t sum = load(&m->duration_sum_us[r]);
-        fprintf(f, "signet_http_request_duration_seconds_sum{route=\"%s\"} %llu.%06llu\n", name,
-                (unsigned long long)(sum / 1000000), (unsigned long long)(sum % 1000000));
-        fprintf(f, "signet_http_request_duration_seconds_count{route=\"%s\"} %llu\n", name,
-                (unsigned long long)count);
+        render_histogram(f, "signet_http_request_duration_seconds", "route",
+                         api_route_name((enum api_route_id)r), &m->durations[r], duration_le);
+    }
+    fprintf(f, "# HELP signet_issuance_stage_seconds Time an issuance spent waiting for a "
+               "signer (queue), signing (sign) and being committed (commit).\n"
+               "# TYPE signet_issuance_stage_seconds histogram\n");
+    for (int st = 0; st < API_NUM_STAGES; st++) {
+        render_histogram(f, "signet_issuance_stage_seconds", "stage", stage_names[st],
+                         &m->stages[st], stage_le);
     }
 }
 

@@ -292,6 +292,8 @@ static void committed(void *arg, enum store_err src)
     struct api_signer *s = api_server_signer(srv);
     struct api_error err = {0};
 
+    api_metrics_stage(api_server_metrics(srv), API_STAGE_COMMIT,
+                      (api_mono_ns() - req->stage_ns) / 1000);
     api_server_store_result(srv, src);
     if (store_err_map(src, &err) == API_OK) {
         snprintf(req->serial_hex, sizeof(req->serial_hex), "%s", req->leaf.serial_hex);
@@ -352,6 +354,9 @@ static enum api_err issue(struct api_request *req, const struct api_principal *p
     pthread_mutex_lock(&s->mu);
     s->committing++;
     pthread_mutex_unlock(&s->mu);
+    uint64_t signed_ns = api_mono_ns();
+    api_metrics_stage(api_server_metrics(srv), API_STAGE_SIGN, (signed_ns - req->stage_ns) / 1000);
+    req->stage_ns = signed_ns; /* before committed() can read it */
     struct store_jti jti = {p->jti, p->jti_len, p->jti_expires_at};
     enum store_err src =
         store_put_async(api_server_store(srv), rec, p->jti_len > 0 ? &jti : NULL, committed, req);
@@ -454,6 +459,10 @@ static void *signer_main(void *arg)
         pthread_mutex_unlock(&s->mu);
 
         req->next = NULL;
+        uint64_t taken_ns = api_mono_ns();
+        api_metrics_stage(api_server_metrics(s->srv), API_STAGE_QUEUE,
+                          (taken_ns - req->stage_ns) / 1000);
+        req->stage_ns = taken_ns;
         if (sign_one(req)) {
             req->phase = API_PHASE_READY;
             /* MHD takes its own lock here, which orders our writes to req
@@ -477,6 +486,7 @@ enum api_err api_signer_submit(struct api_signer *s, struct api_request *req, st
         /* Suspend before queueing: resuming a connection that is not yet
          * suspended is undefined in MHD. */
         MHD_suspend_connection(req->conn);
+        req->stage_ns = api_mono_ns();
         req->pending = 1;
         req->phase = API_PHASE_PENDING;
         req->next = NULL;

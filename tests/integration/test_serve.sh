@@ -153,6 +153,16 @@ check "metrics count 201s on /v1/sign" grep -q '^signet_http_requests_total{rout
 check "metrics have the duration histogram" grep -q '^signet_http_request_duration_seconds_bucket{route="/v1/sign",le="+Inf"} 3$' metrics.txt
 check "metrics have the intermediate's expiry" grep -q '^signet_intermediate_expiry_seconds [1-9]' metrics.txt
 check "metrics have the commit batch size" grep -q '^signet_store_commit_batch_size ' metrics.txt
+# Five issuances so far (three signs, two renewals), each timed through all
+# three stages; a synced commit takes time, so its sum is above zero.
+for stage in queue sign commit; do
+  check "metrics time the $stage stage of the five issuances" \
+    grep -q "^signet_issuance_stage_seconds_count{stage=\"$stage\"} 5\$" metrics.txt
+  check "the $stage stage's +Inf bucket holds them all" \
+    grep -q "^signet_issuance_stage_seconds_bucket{stage=\"$stage\",le=\"+Inf\"} 5\$" metrics.txt
+done
+check "the commit stage took some time" \
+  grep -Eq '^signet_issuance_stage_seconds_sum\{stage="commit"\} (0\.0*[1-9]|[1-9])' metrics.txt
 check "each request is one JSON log line with route and status" python3 - server.log <<'PY'
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]

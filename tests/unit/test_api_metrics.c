@@ -56,6 +56,34 @@ Test(api_metrics, renders_a_cumulative_histogram)
     free(s);
 }
 
+Test(api_metrics, renders_the_issuance_stages_with_finer_buckets)
+{
+    static struct api_metrics m;
+    struct api_metrics_gauges g = {0};
+    api_metrics_stage(&m, API_STAGE_SIGN, 80);        /* le 0.0001 */
+    api_metrics_stage(&m, API_STAGE_SIGN, 300);       /* le 0.0005 */
+    api_metrics_stage(&m, API_STAGE_COMMIT, 2000);    /* le 0.0025 */
+    api_metrics_stage(&m, API_STAGE_COMMIT, 3000000); /* only +Inf */
+    api_metrics_stage(&m, API_NUM_STAGES, 10);        /* no such stage: dropped */
+    char *s = render(&m, &g);
+    cr_assert(strstr(s, "# TYPE signet_issuance_stage_seconds histogram\n"));
+    cr_assert(strstr(s, "signet_issuance_stage_seconds_bucket{stage=\"sign\",le=\"0.0001\"} 1\n"),
+              "%s", s);
+    cr_assert(strstr(s, "signet_issuance_stage_seconds_bucket{stage=\"sign\",le=\"0.00025\"} 1\n"));
+    cr_assert(strstr(s, "signet_issuance_stage_seconds_bucket{stage=\"sign\",le=\"0.0005\"} 2\n"));
+    cr_assert(strstr(s, "signet_issuance_stage_seconds_sum{stage=\"sign\"} 0.000380\n"));
+    cr_assert(strstr(s, "signet_issuance_stage_seconds_count{stage=\"sign\"} 2\n"));
+    cr_assert(strstr(s, "signet_issuance_stage_seconds_bucket{stage=\"commit\",le=\"0.001\"} 0\n"));
+    cr_assert(
+        strstr(s, "signet_issuance_stage_seconds_bucket{stage=\"commit\",le=\"0.0025\"} 1\n"));
+    cr_assert(strstr(s, "signet_issuance_stage_seconds_bucket{stage=\"commit\",le=\"1\"} 1\n"));
+    cr_assert(strstr(s, "signet_issuance_stage_seconds_bucket{stage=\"commit\",le=\"+Inf\"} 2\n"));
+    cr_assert(strstr(s, "signet_issuance_stage_seconds_sum{stage=\"commit\"} 3.002000\n"));
+    /* A stage that counted nothing has no series, like a route never asked. */
+    cr_assert_null(strstr(s, "stage=\"queue\""));
+    free(s);
+}
+
 Test(api_metrics, counts_issuances_by_method)
 {
     static struct api_metrics m;
