@@ -32,6 +32,9 @@
 # server CPU ms per issuance (utime+stime delta / answers), other% (CPU of the
 # rest of the machine during the point), load (1-minute load average), all
 # tries (lowest-highest certs/s over the tries of the point: the spread).
+# A second table gives, for the signet points, the server's own mean time per
+# stage (queue, sign, commit: signet_issuance_stage_seconds) and the mean
+# group-commit batch over the reported try: where the latency went.
 # Env: BENCH_SECS, BENCH_TRIES (3), BENCH_MAX_OTHER (10), BENCH_CONC ("1 16 64"),
 # BENCH_NAMES (which contenders, default all), SIGNET_SIGNERS, SIGNET_SIGN_QUEUE
 # (passed to signet serve). SIGNET_BIN_B=<another signet binary> adds a second
@@ -170,7 +173,9 @@ done
 start_cfssl cfssl-sqlite -db-config cfssl-db.json || exit 1
 start_cfssl cfssl-sqlite-wal -db-config cfssl-wal-db.json || exit 1
 start_cfssl cfssl-wal-nosync -db-config cfssl-wal-nosync-db.json || exit 1
+declare -A METRICS # signet servers: where to read the stage timings
 for n in signet signet-close; do
+  METRICS[$n]=$HTTP_URL/metrics
   PID[$n]=$SRV_PID
   URL[$n]=$HTTPS_URL
   BODY[$n]=$T_DIR/signet.json.body
@@ -178,6 +183,7 @@ for n in signet signet-close; do
   TOKEN[$n]=$BENCH_TOKEN
 done
 if [ -n "${SIGNET_BIN_B:-}" ]; then
+  METRICS[signet-b]=$B_HTTP/metrics
   PID[signet-b]=$B_PID
   URL[signet-b]=$B_URL
   BODY[signet-b]=$T_DIR/signet.json.body
@@ -198,14 +204,41 @@ child_ticks() {
   awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$BASHPID/stat"
 }
 
-declare -A RES
+# stage_totals NAME: "queue-sum queue-count sign-sum sign-count commit-sum
+# commit-count commits committed" from a signet server's /metrics (zeros for
+# the others, or a build without signet_issuance_stage_seconds).
+stage_totals() {
+  [ -n "${METRICS[$1]:-}" ] || { echo 0 0 0 0 0 0 0 0; return; }
+  curl -s "${METRICS[$1]}" | awk '
+    /^signet_issuance_stage_seconds_(sum|count)\{/ {
+      split($1, a, "\""); k = (index($1, "_sum{") ? "s" : "c") a[2]; v[k] = $2 }
+    /^signet_store_commits_total / { v["commits"] = $2 }
+    /^signet_store_committed_total / { v["committed"] = $2 }
+    END { printf "%s %s %s %s %s %s %s %s\n", v["squeue"] + 0, v["cqueue"] + 0, v["ssign"] + 0,
+          v["csign"] + 0, v["scommit"] + 0, v["ccommit"] + 0, v["commits"] + 0, v["committed"] + 0 }'
+}
+# stage_means BEFORE AFTER: mean ms of each stage and the mean batch between
+# two stage_totals, "-" where nothing was counted.
+stage_means() {
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    split(a, x, " "); split(b, y, " ")
+    for (i = 1; i <= 5; i += 2) {
+      n = y[i + 1] - x[i + 1]
+      printf "%s ", (n > 0 ? sprintf("%.2f", 1000 * (y[i] - x[i]) / n) : "-")
+    }
+    n = y[7] - x[7]
+    printf "%s\n", (n > 0 ? sprintf("%.1f", (y[8] - x[8]) / n) : "-") }'
+}
+
+declare -A RES STAGES
 # point NAME C: one wrk run (repeated while the machine is busy); sets RES[NAME,C]
 # to "certs/s p50 p99 errors cpu_ms other% load".
 point() {
-  local n=$1 c=$2 t close=0 try best="" best_other=1000 line lo=0 hi=0
+  local n=$1 c=$2 t close=0 try best="" best_other=1000 line lo=0 hi=0 st0 st best_st=""
   t=$((c < $(nproc) ? c : $(nproc)))
   case $n in *-close) close=1 ;; esac
   for try in $(seq 1 "$tries"); do
+    st0=$(stage_totals "$n")
     line=$(
       read -r b0 a0 <<<"$(sys_ticks)"
       s0=$(cpu_ticks "${PID[$n]}")
@@ -223,6 +256,7 @@ point() {
           cpu = ok > 0 ? 1000 * sd / hz / ok : 0
           printf "%.0f %.2f %.2f %d %.3f %.0f %s\n", r, p50, p99, err, cpu, other, load }'
     )
+    st=$(stage_means "$st0" "$(stage_totals "$n")")
     set -- $line
     printf '  %-17s c=%-3s try %d: %6s certs/s p50 %6s p99 %7s err %s cpu %s ms other %s%% load %s\n' \
       "$n" "$c" "$try" "$1" "$2" "$3" "$4" "$5" "$6" "$7" >&2
@@ -231,10 +265,12 @@ point() {
     if [ "$6" -lt "$best_other" ]; then
       best=$line
       best_other=$6
+      best_st=$st
     fi
     [ "$6" -le "$max_other" ] && break
   done
   RES[$n,$c]="$best $lo-$hi"
+  STAGES[$n,$c]=$best_st
 }
 
 # ---- the bound: openssl speed on every core, the best of $tries runs ----
@@ -299,6 +335,17 @@ for c in $conc; do
   [ -n "${RES[signet-close,$c]:-}" ] && [ -n "${RES[cfssl-tls-close,$c]:-}" ] || continue
   printf 'c=%-3s signet-close / cfssl-tls-close (a TLS handshake per certificate for both): %s\n' \
     "$c" "$(ratio "$(rate signet-close "$c")" "$(rate cfssl-tls-close "$c")")"
+done
+echo
+echo "signet's own timing of the reported tries (signet_issuance_stage_seconds; mean ms, and"
+echo "the mean group-commit batch):"
+printf '%-17s %4s %8s %8s %8s %8s\n' server c queue sign commit batch
+for n in signet signet-b signet-close; do
+  for c in $conc; do
+    [ -n "${STAGES[$n,$c]:-}" ] || continue
+    set -- ${STAGES[$n,$c]}
+    printf '%-17s %4s %8s %8s %8s %8s\n' "$n" "$c" "$1" "$2" "$3" "$4"
+  done
 done
 echo
 for n in signet signet-b cfssl-nostore cfssl-nostore-tls cfssl-sqlite cfssl-sqlite-wal cfssl-wal-nosync; do
