@@ -125,7 +125,7 @@ static void render_histogram(FILE *f, const char *name, const char *label, const
     fprintf(f, "%s_count{%s=\"%s\"} %llu\n", name, label, value, (unsigned long long)count);
 }
 
-static void render_durations(FILE *f, struct api_metrics *m)
+static void render_histograms(FILE *f, struct api_metrics *m)
 {
     fprintf(f, "# HELP signet_http_request_duration_seconds Time from request headers to the "
                "response being sent.\n"
@@ -230,7 +230,7 @@ char *api_metrics_render(struct api_metrics *m, const struct api_metrics_gauges 
         return NULL;
     }
     render_requests(f, m);
-    render_durations(f, m);
+    render_histograms(f, m);
     render_gauges(f, m, g);
     if (ferror(f) || fclose(f) != 0) {
         free(buf);

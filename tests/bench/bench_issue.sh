@@ -232,7 +232,8 @@ stage_means() {
 
 declare -A RES STAGES
 # point NAME C: one wrk run (repeated while the machine is busy); sets RES[NAME,C]
-# to "certs/s p50 p99 errors cpu_ms other% load".
+# to "certs/s p50 p99 errors cpu_ms other% load", and STAGES[NAME,C] to the
+# stage_means of the same try.
 point() {
   local n=$1 c=$2 t close=0 try best="" best_other=1000 line lo=0 hi=0 st0 st best_st=""
   t=$((c < $(nproc) ? c : $(nproc)))
