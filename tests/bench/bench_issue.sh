@@ -199,9 +199,14 @@ cpu_ticks() {
 sys_ticks() {
   awk '/^cpu / { b = $2 + $3 + $4 + $7 + $8 + $9; print b, b + $5 + $6 }' /proc/stat
 }
-# child_ticks: utime+stime of this shell's reaped children.
+# child_ticks VAR: sets VAR to the utime+stime of this shell's reaped children
+# (cutime+cstime). It reads /proc with a builtin in the calling shell: called
+# as $(child_ticks) it would read a fresh subshell's, always 0.
 child_ticks() {
-  awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$BASHPID/stat"
+  local var=$1 stat
+  read -r stat <"/proc/$BASHPID/stat"
+  set -- ${stat##*) }
+  printf -v "$var" %d $((${14} + ${15}))
 }
 
 # stage_totals NAME: "queue-sum queue-count sign-sum sign-count commit-sum
@@ -243,11 +248,13 @@ point() {
     line=$(
       read -r b0 a0 <<<"$(sys_ticks)"
       s0=$(cpu_ticks "${PID[$n]}")
+      child_ticks w0
       out=$(BENCH_BODY=${BODY[$n]} BENCH_PATH=${PATHS[$n]} BENCH_TOKEN=${TOKEN[$n]} BENCH_CLOSE=$close \
         wrk -t"$t" -c"$c" -d"${secs}s" --timeout 10s --latency -s "$lua" "${URL[$n]}" | grep '^RESULT')
       s1=$(cpu_ticks "${PID[$n]}")
       read -r b1 a1 <<<"$(sys_ticks)"
-      w=$(child_ticks)
+      child_ticks w
+      w=$((w - w0))
       load=$(cut -d' ' -f1 /proc/loadavg)
       # RESULT certs/s=X p50_ms=X p99_ms=X requests=N errors=N
       set -- ${out//=/ }
