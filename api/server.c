@@ -27,11 +27,14 @@
 
 /* CONTRACT section 6: TLS 1.2 and 1.3 only, ECDHE key exchange (EC groups
  * only, also for TLS 1.3), AEAD ciphers only (so no CBC and no SHA-1 MAC),
- * and our order of preference rather than the client's. */
+ * no SHA-1 signatures (neither ours in a TLS 1.2 key exchange nor a
+ * client's CertificateVerify), and our order of preference rather than the
+ * client's. */
 #define API_TLS_PRIORITIES                                                                         \
     "NONE:+VERS-TLS1.3:+VERS-TLS1.2:+ECDHE-ECDSA:+ECDHE-RSA:+AES-256-GCM:+AES-128-GCM:"            \
-    "+CHACHA20-POLY1305:+AEAD:+SIGN-ALL:+COMP-NULL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-"         \
-    "SECP384R1:+GROUP-SECP521R1:+CTYPE-X509:%SERVER_PRECEDENCE"
+    "+CHACHA20-POLY1305:+AEAD:+SIGN-ALL:-SIGN-RSA-SHA1:-SIGN-ECDSA-SHA1:-SIGN-DSA-SHA1:"           \
+    "+COMP-NULL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:+GROUP-SECP521R1:"                 \
+    "+CTYPE-X509:%SERVER_PRECEDENCE"
 
 #define API_TLS_TTL_S           (24 * 3600)
 #define API_TLS_MAX_CERTS       8

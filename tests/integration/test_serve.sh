@@ -143,6 +143,8 @@ check "TLS 1.1 is refused" sh -c "! openssl s_client -connect 127.0.0.1:$HTTPS_P
 check "a CBC cipher is refused" sh -c "! openssl s_client -connect 127.0.0.1:$HTTPS_PORT -tls1_2 -cipher 'ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384:AES128-SHA' </dev/null >/dev/null 2>&1"
 check "RSA key exchange is refused" sh -c "! openssl s_client -connect 127.0.0.1:$HTTPS_PORT -tls1_2 -cipher 'AES128-GCM-SHA256' </dev/null >/dev/null 2>&1"
 check "TLS 1.2 with ECDHE-ECDSA-AES128-GCM is accepted" sh -c "openssl s_client -connect 127.0.0.1:$HTTPS_PORT -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256 </dev/null 2>&1 | grep -q 'Cipher is ECDHE-ECDSA-AES128-GCM-SHA256'"
+check "TLS 1.2 offering only SHA-1 signatures is refused" sh -c "! openssl s_client -connect 127.0.0.1:$HTTPS_PORT -tls1_2 -sigalgs 'ECDSA+SHA1:RSA+SHA1' -cipher 'ECDHE-ECDSA-AES128-GCM-SHA256:@SECLEVEL=0' </dev/null >/dev/null 2>&1"
+check "no SHA-1 signature is asked of client certificates" sh -c "openssl s_client -connect 127.0.0.1:$HTTPS_PORT -tls1_2 </dev/null 2>&1 | grep '^Requested Signature Algorithms: .*ECDSA+SHA256' | grep -vq SHA1"
 check "TLS 1.3 is accepted" sh -c "openssl s_client -connect 127.0.0.1:$HTTPS_PORT -tls1_3 </dev/null 2>&1 | grep -q 'TLSv1.3'"
 
 # ---- Metrics and logs ----
