@@ -294,7 +294,10 @@ for try in $(seq 1 "$tries"); do
 done
 
 names=${BENCH_NAMES:-signet signet-close cfssl-nostore cfssl-nostore-tls cfssl-tls-close cfssl-sqlite cfssl-sqlite-wal cfssl-wal-nosync}
-[ -n "${SIGNET_BIN_B:-}" ] && names=$(echo " $names " | sed 's/ signet / signet signet-b /')
+# signet-b runs right after signet, unless BENCH_NAMES already places it.
+if [ -n "${SIGNET_BIN_B:-}" ] && [[ " $names " != *" signet-b "* ]]; then
+  names=$(echo " $names " | sed 's/ signet / signet signet-b /')
+fi
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "start: $(uptime)"
 echo "points (${secs}s each; tries shown on stderr):" >&2
