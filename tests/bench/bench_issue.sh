@@ -203,10 +203,10 @@ sys_ticks() {
 # (cutime+cstime). It reads /proc with a builtin in the calling shell: called
 # as $(child_ticks) it would read a fresh subshell's, always 0.
 child_ticks() {
-  local var=$1 stat
+  local stat f
   read -r stat <"/proc/$BASHPID/stat"
-  set -- ${stat##*) }
-  printf -v "$var" %d $((${14} + ${15}))
+  read -r -a f <<<"${stat##*) }" # f[0] is the state, f[13] cutime, f[14] cstime
+  printf -v "$1" %d $((f[13] + f[14]))
 }
 
 # stage_totals NAME: "queue-sum queue-count sign-sum sign-count commit-sum
