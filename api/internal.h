@@ -515,13 +515,21 @@ enum api_err api_peer_verify(const struct ca_issuer *issuer, struct store *st,
 struct api_signer;
 
 /* api_signer_new starts |num_threads| signer threads over a queue of at most
- * |depth| requests for |srv|. The caller stops it with api_signer_free(). */
+ * |depth| requests for |srv|. The caller stops it with api_signer_stop() and
+ * frees it with api_signer_free(). */
 enum api_err api_signer_new(struct api_server *srv, size_t num_threads, size_t depth,
                             struct api_signer **out, struct api_error *err)
     __attribute__((warn_unused_result));
 
-/* api_signer_free lets the threads finish what is queued, joins them and
- * frees |s|; NULL is allowed. */
+/* api_signer_stop lets the threads finish what is queued, joins them and
+ * waits until every issuance handed to the store has resumed its connection.
+ * Afterwards api_signer_submit answers API_ERR_UNAVAILABLE: |s| stays valid
+ * for the poll threads until api_signer_free, which must wait until the
+ * daemons have stopped. Idempotent; NULL is allowed. */
+void api_signer_stop(struct api_signer *s);
+
+/* api_signer_free stops |s| (if not yet stopped) and frees it; NULL is
+ * allowed. No poll thread may hold |s| any more. */
 void api_signer_free(struct api_signer *s);
 
 /* api_sign_parse_body parses a /v1/sign or /v1/renew body: {"csr": PEM,

@@ -703,11 +703,15 @@ void api_server_stop(struct api_server *srv)
         pthread_join(srv->maint, NULL);
     }
     /* Stop accepting, let what is in flight finish, then drain the signers:
-     * every suspended connection is resumed before its daemon stops. */
+     * every suspended connection is resumed before its daemon stops. A
+     * connection accepted before the quiesce can still bring a request
+     * after the drain (its TLS handshake or headers were slow): the poll
+     * threads use the stopped signer until the daemons stop, and it answers
+     * 503. So it is freed only after them. */
     quiesce(srv->https);
     quiesce(srv->http);
     wait_inflight(srv, API_STOP_GRACE_MS);
-    api_signer_free(srv->signer);
+    api_signer_stop(srv->signer);
     wait_inflight(srv, 2000);
     if (srv->https != NULL) {
         MHD_stop_daemon(srv->https);
@@ -715,6 +719,7 @@ void api_server_stop(struct api_server *srv)
     if (srv->http != NULL) {
         MHD_stop_daemon(srv->http);
     }
+    api_signer_free(srv->signer);
     struct api_server *expected = srv;
     atomic_compare_exchange_strong(&tls_server, &expected, NULL);
     api_auth_free(srv->auth);

@@ -534,7 +534,7 @@ out:
     return rc;
 }
 
-void api_signer_free(struct api_signer *s)
+void api_signer_stop(struct api_signer *s)
 {
     if (s == NULL) {
         return;
@@ -543,8 +543,8 @@ void api_signer_free(struct api_signer *s)
     s->stopping = 1;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
-    for (size_t i = 0; i < s->num_threads; i++) {
-        pthread_join(s->threads[i], NULL);
+    for (; s->num_threads > 0; s->num_threads--) {
+        pthread_join(s->threads[s->num_threads - 1], NULL);
     }
     /* Issuances still in the group commit resume their connections from
      * the store's writer: the daemons must outlive them. */
@@ -553,6 +553,14 @@ void api_signer_free(struct api_signer *s)
         pthread_cond_wait(&s->settled, &s->mu);
     }
     pthread_mutex_unlock(&s->mu);
+}
+
+void api_signer_free(struct api_signer *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    api_signer_stop(s);
     free(s->threads);
     free(s->chain_members);
     pthread_cond_destroy(&s->settled);
