@@ -24,7 +24,7 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/signet-it.XXXXXX") || {
   exit 1
 }
 LIB_OUT="$TMP/.check-output"
-LIB_SANITIZER='LeakSanitizer|AddressSanitizer|UndefinedBehaviorSanitizer|runtime error'
+LIB_SANITIZER='LeakSanitizer|AddressSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer|runtime error'
 
 # The signet binary: tests/run.sh sets SIGNET_BIN; by hand it defaults to build/.
 : "${SIGNET_BIN:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/signet}"
