@@ -682,9 +682,11 @@ static void quiesce(struct MHD_Daemon *d)
     }
 }
 
+/* wait_inflight waits until no request is in flight, or |ms| have passed. */
 static void wait_inflight(struct api_server *srv, int ms)
 {
-    for (int waited = 0; waited < ms && atomic_load(&srv->inflight) > 0; waited += 10) {
+    uint64_t deadline = api_mono_ns() + (uint64_t)ms * 1000 * 1000;
+    while (atomic_load(&srv->inflight) > 0 && api_mono_ns() < deadline) {
         struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
