@@ -421,6 +421,10 @@ static enum MHD_Result respond(struct api_request *req)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, req->resp.allow) != MHD_YES) {
         goto out;
     }
+    if (api_server_draining(req->srv) &&
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES) {
+        goto out;
+    }
     if (req->resp.retry_after > 0) {
         char secs[16];
         snprintf(secs, sizeof(secs), "%d", req->resp.retry_after);
@@ -443,19 +447,18 @@ static enum MHD_Result respond_error(struct api_request *req, const struct api_e
     return respond(req);
 }
 
-/* refuse answers |err| before the body is read. A small body (at most
+/* refuse answers |err| once the request is read. A small body (at most
  * API_MAX_DISCARD bytes, or chunked) is read and discarded first, and the
  * answer sent after it: closing a socket with unread data makes the kernel
- * send a reset, which can destroy the answer before the client reads it. */
+ * send a reset, which can destroy the answer before the client reads it.
+ * A larger declared body is answered at once, and MHD closes the
+ * connection. */
 static enum MHD_Result refuse(struct api_request *req, const struct api_error *err)
 {
     uint64_t len = 0;
     const char *cl =
         MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    const char *te =
-        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-    int sized = cl != NULL && api_content_length_parse(cl, &len);
-    if ((te == NULL && (!sized || len == 0)) || (sized && len > API_MAX_DISCARD)) {
+    if (cl != NULL && (!api_content_length_parse(cl, &len) || len > API_MAX_DISCARD)) {
         return respond_error(req, err);
     }
     req->refused = 1;
@@ -487,7 +490,10 @@ static enum MHD_Result first_call(struct api_request *req, const char *url, cons
         if (rc != API_OK) {
             return refuse(req, err);
         }
-        return respond(req);
+        /* Sent on the next call, once the request is complete: MHD closes
+         * the connection after an answer queued on the first call. */
+        req->phase = API_PHASE_READY;
+        return MHD_YES;
     }
     const char *ct =
         MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -554,10 +560,8 @@ enum MHD_Result api_http_access(void *cls, struct MHD_Connection *conn, const ch
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (req->phase != API_PHASE_BODY) {
-            return MHD_YES; /* already answered: the rest is ignored */
-        }
-        if (req->refused) {
+        if (req->phase != API_PHASE_BODY || req->refused) {
+            /* Refused, or a route that takes no body: read and dropped. */
             req->body.discarded += n < API_MAX_DISCARD ? n : API_MAX_DISCARD;
             return req->body.discarded > API_MAX_DISCARD ? MHD_NO : MHD_YES;
         }

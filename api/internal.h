@@ -605,6 +605,11 @@ uint64_t api_random_u64(void);
  * (started and not yet completed), which a graceful stop waits for. */
 void api_server_inflight_add(struct api_server *srv, int delta);
 
+/* api_server_draining is 1 once the server is stopping: responses then carry
+ * Connection: close, so that keep-alive clients reconnect (to a new server)
+ * instead of sending more requests into the shutdown. */
+int api_server_draining(const struct api_server *srv);
+
 /* ---- MHD callbacks (api/http.c) ---- */
 
 /* struct api_listener is the closure of one daemon's callbacks. */

@@ -70,6 +70,7 @@ struct api_server {
     char *trust_pem; /* roots and intermediate: the CAs named in CertificateRequest */
     _Atomic int inflight;
     _Atomic int store_failed;
+    _Atomic int draining; /* stopping: every response closes its connection */
     struct api_listener https_listener;
     struct api_listener http_listener;
     struct MHD_Daemon *https;
@@ -165,6 +166,11 @@ enum api_log_level api_server_log_level(const struct api_server *srv)
 void api_server_inflight_add(struct api_server *srv, int delta)
 {
     atomic_fetch_add(&srv->inflight, delta);
+}
+
+int api_server_draining(const struct api_server *srv)
+{
+    return atomic_load_explicit(&srv->draining, memory_order_relaxed);
 }
 
 void api_server_store_result(struct api_server *srv, enum store_err code)
@@ -710,6 +716,7 @@ void api_server_stop(struct api_server *srv)
      * after the drain (its TLS handshake or headers were slow): the poll
      * threads use the stopped signer until the daemons stop, and it answers
      * 503. So it is freed only after them. */
+    atomic_store(&srv->draining, 1);
     quiesce(srv->https);
     quiesce(srv->http);
     wait_inflight(srv, API_STOP_GRACE_MS);

@@ -117,7 +117,9 @@ last_output
 # At least one must get the 503 (the spread covers scheduling delays), no
 # answer may be anything else, and the server must exit 0 with a clean
 # sanitizer log: the pool used to be freed while the poll threads could
-# still reach it (a heap-use-after-free under ASan).
+# still reach it (a heap-use-after-free under ASan). Meanwhile a keep-alive
+# connection's answer after the signal says Connection: close, and the
+# server closes it.
 late_request() {
   python3 - "$HTTPS_PORT" pki/root.crt w.json "$tok" "$SRV_PID" <<'PY'
 import json, os, signal, socket, ssl, sys, time
@@ -147,6 +149,31 @@ def answer(s):
         return "closed", b""
     return head.split(b" ", 2)[1].decode(), payload
 
+def response(s):
+    """One response on a keep-alive connection: (status, headers dict)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        assert chunk, "connection closed before a response"
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in
+               (l.split(":", 1) for l in lines[1:])}
+    n = int(headers.get("content-length", "0"))
+    while len(rest) < n:
+        chunk = s.recv(65536)
+        assert chunk, "connection closed inside a body"
+        rest += chunk
+    return lines[0].split(" ", 2)[1], headers
+
+# A keep-alive connection: before the signal its answers keep it open; after
+# it, an answer says Connection: close and the server closes it.
+keep = tls()
+keep.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+status, headers = response(keep)
+assert status == "200" and "close" not in headers.get("connection", ""), (status, headers)
+
 slow = tls()
 slow.sendall(b"POST /v1/sign HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
              b"Content-Length: 1000\r\n\r\n")
@@ -156,6 +183,13 @@ for s in late:
 time.sleep(0.3)
 os.kill(int(pid), signal.SIGTERM)
 t0 = time.monotonic()
+time.sleep(1)
+keep.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+status, headers = response(keep)
+assert status == "200" and headers.get("connection") == "close", (status, headers)
+keep.settimeout(5)
+assert keep.recv(1) == b"", "the server kept the connection open"
+print("keep-alive connection: 200 with Connection: close, then closed by the server")
 rest = ("\r\nContent-Type: application/json\r\nAuthorization: Bearer %s\r\n"
         "Connection: close\r\nContent-Length: %d\r\n\r\n" % (token, len(body))).encode() + body
 sent = []
@@ -190,7 +224,7 @@ assert all(st in ("201", "503", "closed") for _, st in got), got
 assert any(st == "503" for _, st in got), got
 PY
 }
-check "requests arriving after the signers stopped get 503 unavailable" late_request
+check "requests arriving after the signers stopped get 503; keep-alive answers close" late_request
 last_output
 stop_server TERM
 expect_eq "SIGTERM with those requests exits 0" "$SRV_RC" 0

@@ -147,6 +147,22 @@ check "TLS 1.2 offering only SHA-1 signatures is refused" sh -c "! openssl s_cli
 check "no SHA-1 signature is asked of client certificates" sh -c "openssl s_client -connect 127.0.0.1:$HTTPS_PORT -tls1_2 </dev/null 2>&1 | grep '^Requested Signature Algorithms: .*ECDSA+SHA256' | grep -vq SHA1"
 check "TLS 1.3 is accepted" sh -c "openssl s_client -connect 127.0.0.1:$HTTPS_PORT -tls1_3 </dev/null 2>&1 | grep -q 'TLSv1.3'"
 
+# ---- Keep-alive ----
+# keep_alive URL...: curl fetches every URL over one connection (curl -v says
+# "Re-using existing connection" for each one after the first) and no answer
+# says Connection: close.
+keep_alive() {
+  local n=$#
+  curl -sv --cacert pki/root.crt -o /dev/null "$@" >ka.log 2>&1 &&
+    [ "$(grep -c 'Re-using existing connection' ka.log)" -eq $((n - 1)) ] &&
+    ! grep -qi '^< connection: close' ka.log
+}
+check "GET answers keep the connection open (plain HTTP: health, CA, CRL, bundle, metrics, 404)" \
+  keep_alive "$HTTP_URL/healthz" "$HTTP_URL/readyz" "$HTTP_URL/ca.crt" "$HTTP_URL/crl" \
+  "$HTTP_URL/v1/bundle.json" "$HTTP_URL/metrics" "$HTTP_URL/no-such-route" "$HTTP_URL/healthz"
+check "GET answers keep the connection open (HTTPS)" \
+  keep_alive "$HTTPS_URL/healthz" "$HTTPS_URL/v1/bundle" "$HTTPS_URL/no-such-route" "$HTTPS_URL/healthz"
+
 # ---- Metrics and logs ----
 curl -s "$HTTP_URL/metrics" >metrics.txt
 check "metrics count the Kubernetes issuances" grep -q '^signet_issuances_total{method="kubernetes"} 2$' metrics.txt
