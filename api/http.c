@@ -451,8 +451,8 @@ static enum MHD_Result respond_error(struct api_request *req, const struct api_e
  * API_MAX_DISCARD bytes, or chunked) is read and discarded first, and the
  * answer sent after it: closing a socket with unread data makes the kernel
  * send a reset, which can destroy the answer before the client reads it.
- * A larger declared body is answered at once, and MHD closes the
- * connection. */
+ * A larger or unparsable Content-Length is answered at once, and MHD
+ * closes the connection. */
 static enum MHD_Result refuse(struct api_request *req, const struct api_error *err)
 {
     uint64_t len = 0;
