@@ -98,7 +98,8 @@ fi
 # (libfaketime interposes pthread_cond_timedwait, so TSan misses the unlock
 # inside it and reports a false double lock) and test_faults_connections.sh
 # (its RSS bound does not hold with TSan's shadow memory), plus the tests
-# that run no server (docs, deploy, ceremony). setarch -R: TSan needs a
+# that run no server (docs, deploy, ceremony). setarch -R, where the
+# machine allows it (a container's seccomp filter may not): TSan needs a
 # memory layout that high mmap randomisation can break.
 tsan_tests=(test_serve test_auth test_security test_crash test_flood test_malformed test_revoke
   test_ocsp test_crl test_rootcrl test_admin_cli test_agent test_faults_storage test_faults_crash
@@ -106,9 +107,11 @@ tsan_tests=(test_serve test_auth test_security test_crash test_flood test_malfor
 if cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIGNET_TSAN=ON -DSIGNET_TESTS=OFF \
   >"$logdir/cmake-build-tsan.log" 2>&1 &&
   cmake --build build-tsan -j"$jobs" --target signet_bin >"$logdir/build-build-tsan.log" 2>&1; then
+  norandom=()
+  if setarch "$(uname -m)" -R true 2>/dev/null; then norandom=(setarch "$(uname -m)" -R); fi
   for t in "${tsan_tests[@]}"; do
     run_logged "tsan $t.sh" env SIGNET_BIN="$top/build-tsan/signet" SIGNET_BUILD="$top/build-tsan" \
-      TSAN_OPTIONS=halt_on_error=0 setarch "$(uname -m)" -R bash "tests/integration/$t.sh"
+      TSAN_OPTIONS=halt_on_error=0 "${norandom[@]}" bash "tests/integration/$t.sh"
   done
 else
   tail -n 40 "$logdir/build-build-tsan.log" "$logdir/cmake-build-tsan.log" >&2
