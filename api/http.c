@@ -447,6 +447,18 @@ static enum MHD_Result respond_error(struct api_request *req, const struct api_e
     return respond(req);
 }
 
+/* content_length reads the request's Content-Length into |*len|: 1 when
+ * present, 0 when absent (|*len| stays 0), -1 when it cannot be parsed. */
+static int content_length(const struct api_request *req, uint64_t *len)
+{
+    const char *cl =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl == NULL) {
+        return 0;
+    }
+    return api_content_length_parse(cl, len) ? 1 : -1;
+}
+
 /* refuse answers |err| once the request is read. A small body (at most
  * API_MAX_DISCARD bytes, or chunked) is read and discarded first, and the
  * answer sent after it: closing a socket with unread data makes the kernel
@@ -456,9 +468,7 @@ static enum MHD_Result respond_error(struct api_request *req, const struct api_e
 static enum MHD_Result refuse(struct api_request *req, const struct api_error *err)
 {
     uint64_t len = 0;
-    const char *cl =
-        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl != NULL && (!api_content_length_parse(cl, &len) || len > API_MAX_DISCARD)) {
+    if (content_length(req, &len) < 0 || len > API_MAX_DISCARD) {
         return respond_error(req, err);
     }
     req->refused = 1;
@@ -485,7 +495,15 @@ static enum MHD_Result first_call(struct api_request *req, const char *url, cons
     }
     req->route_id = route->id;
     req->url = url;
+    if (content_length(req, &len) < 0) {
+        api_fail(err, API_ERR_BAD_REQUEST, "bad Content-Length");
+        return refuse(req, err);
+    }
     if (!route->json_body) {
+        if (len > API_MAX_DISCARD) {
+            api_fail(err, API_ERR_PAYLOAD_TOO_LARGE, "this route takes no request body");
+            return refuse(req, err);
+        }
         rc = route->handler(req, err);
         if (rc != API_OK) {
             return refuse(req, err);
@@ -504,13 +522,7 @@ static enum MHD_Result first_call(struct api_request *req, const char *url, cons
                  ocsp ? "application/ocsp-request" : "application/json");
         return refuse(req, err);
     }
-    const char *cl =
-        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl != NULL && !api_content_length_parse(cl, &len)) {
-        api_fail(err, API_ERR_BAD_REQUEST, "bad Content-Length");
-        return refuse(req, err);
-    }
-    if (cl != NULL && len > (ocsp ? CA_MAX_OCSP_REQUEST_LEN : API_MAX_BODY_LEN)) {
+    if (len > (ocsp ? CA_MAX_OCSP_REQUEST_LEN : API_MAX_BODY_LEN)) {
         api_fail(err, API_ERR_PAYLOAD_TOO_LARGE, "request body exceeds %d bytes",
                  ocsp ? CA_MAX_OCSP_REQUEST_LEN : API_MAX_BODY_LEN);
         return refuse(req, err);

@@ -162,6 +162,19 @@ check "GET answers keep the connection open (plain HTTP: health, CA, CRL, bundle
   "$HTTP_URL/v1/bundle.json" "$HTTP_URL/metrics" "$HTTP_URL/no-such-route" "$HTTP_URL/healthz"
 check "GET answers keep the connection open (HTTPS)" \
   keep_alive "$HTTPS_URL/healthz" "$HTTPS_URL/v1/bundle" "$HTTPS_URL/no-such-route" "$HTTPS_URL/healthz"
+# A body sent to a route that takes none is read and dropped, up to 1 MiB:
+# a larger declared one is refused with 413 at once; a larger chunked one
+# is cut off without an answer.
+head -c 4096 /dev/zero >body4k
+head -c $((2 * 1024 * 1024)) /dev/zero >body2m
+expect_eq "GET /healthz with a 4 KiB body is answered 200 (the body is dropped)" \
+  "$(curl -s -o /dev/null -w '%{http_code}' -X GET --data-binary @body4k "$HTTP_URL/healthz")" 200
+expect_eq "GET /healthz declaring a 2 MiB body is 413" \
+  "$(curl -s -o /dev/null -w '%{http_code}' -H 'Expect:' -X GET --data-binary @body2m "$HTTP_URL/healthz")" 413
+expect_eq "GET /healthz with a chunked 2 MiB body is cut off without an answer" \
+  "$(curl -s -o /dev/null -w '%{http_code}' -H 'Expect:' -H 'Transfer-Encoding: chunked' -X GET \
+    --data-binary @body2m "$HTTP_URL/healthz")" 000
+expect_eq "then /healthz is still 200" "$(curl -s -o /dev/null -w '%{http_code}' "$HTTP_URL/healthz")" 200
 
 # ---- Metrics and logs ----
 curl -s "$HTTP_URL/metrics" >metrics.txt
