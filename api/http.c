@@ -447,16 +447,13 @@ static enum MHD_Result respond_error(struct api_request *req, const struct api_e
     return respond(req);
 }
 
-/* content_length reads the request's Content-Length into |*len|: 1 when
- * present, 0 when absent (|*len| stays 0), -1 when it cannot be parsed. */
+/* content_length reads the request's Content-Length into |*len| (0 when
+ * absent); 0 when it cannot be parsed, else 1. */
 static int content_length(const struct api_request *req, uint64_t *len)
 {
     const char *cl =
         MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl == NULL) {
-        return 0;
-    }
-    return api_content_length_parse(cl, len) ? 1 : -1;
+    return cl == NULL || api_content_length_parse(cl, len);
 }
 
 /* refuse answers |err| once the request is read. A small body (at most
@@ -468,7 +465,7 @@ static int content_length(const struct api_request *req, uint64_t *len)
 static enum MHD_Result refuse(struct api_request *req, const struct api_error *err)
 {
     uint64_t len = 0;
-    if (content_length(req, &len) < 0 || len > API_MAX_DISCARD) {
+    if (!content_length(req, &len) || len > API_MAX_DISCARD) {
         return respond_error(req, err);
     }
     req->refused = 1;
@@ -495,7 +492,7 @@ static enum MHD_Result first_call(struct api_request *req, const char *url, cons
     }
     req->route_id = route->id;
     req->url = url;
-    if (content_length(req, &len) < 0) {
+    if (!content_length(req, &len)) {
         api_fail(err, API_ERR_BAD_REQUEST, "bad Content-Length");
         return refuse(req, err);
     }

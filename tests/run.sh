@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run.sh: installs deps, builds signet twice (normal, and ASan+UBSan), runs every
-# test under both builds, then the server's tests once more on a ThreadSanitizer
-# build, and exits 0 only if everything passed. Criterion's own summary lines
+# test under both builds, then builds the server binary a third time with
+# ThreadSanitizer for the server's tests, and exits 0 only if everything passed. Criterion's own summary lines
 # are printed as they come; the last line sums everything up.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,11 +25,11 @@ record() { # name status
   fi
 }
 
-build() { # dir extra-cmake-args...
-  local dir=$1
-  shift
+build() { # dir target extra-cmake-args...
+  local dir=$1 target=$2
+  shift 2
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$logdir/cmake-$dir.log" 2>&1 &&
-    cmake --build "$dir" -j"$jobs" >"$logdir/build-$dir.log" 2>&1
+    cmake --build "$dir" -j"$jobs" --target "$target" >"$logdir/build-$dir.log" 2>&1
 }
 
 # A sanitizer report fails the run even when the test itself said it passed:
@@ -77,13 +77,13 @@ if bash tests/lint.sh >"$logdir/lint.log" 2>&1; then record lint 0; else
   record lint 1
 fi
 
-if build build; then
+if build build all; then
   run_suite build normal
 else
   tail -n 40 "$logdir/build-build.log" "$logdir/cmake-build.log" >&2
   record "normal build" 1
 fi
-if build build-asan -DSIGNET_SANITIZE=ON; then
+if build build-asan all -DSIGNET_SANITIZE=ON; then
   run_suite build-asan asan
 else
   tail -n 40 "$logdir/build-build-asan.log" "$logdir/cmake-build-asan.log" >&2
@@ -104,9 +104,7 @@ fi
 tsan_tests=(test_serve test_auth test_security test_crash test_flood test_malformed test_revoke
   test_ocsp test_crl test_rootcrl test_admin_cli test_agent test_faults_storage test_faults_crash
   test_tls_audit)
-if cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIGNET_TSAN=ON -DSIGNET_TESTS=OFF \
-  >"$logdir/cmake-build-tsan.log" 2>&1 &&
-  cmake --build build-tsan -j"$jobs" --target signet_bin >"$logdir/build-build-tsan.log" 2>&1; then
+if build build-tsan signet_bin -DSIGNET_TSAN=ON -DSIGNET_TESTS=OFF; then
   norandom=()
   if setarch "$(uname -m)" -R true 2>/dev/null; then norandom=(setarch "$(uname -m)" -R); fi
   for t in "${tsan_tests[@]}"; do
