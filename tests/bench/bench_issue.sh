@@ -15,7 +15,11 @@
 # cfssl: `cfssl serve` signing the same CSR with a P-256 CA over plain HTTP, no
 # authentication; "nostore" is an upper bound for its HTTP+signing path,
 # "nostore-tls" the same over HTTPS (TLS 1.3, keep-alive) like signet,
-# "tls-close" that server with a new TLS connection per certificate,
+# "tls-close" that server with a new TLS connection per certificate (Go's TLS
+# issues session tickets and wrk resumes them: against a ticket-issuing server
+# 4,106 of 4,107 wrk connections were resumptions, so cfssl-tls-close skips the
+# certificate and its signature on most handshakes; signet issues no tickets
+# and does a full handshake each time, as a sidecar's first contact does),
 # "sqlite" records every certificate with -db-config in a SQLite file (rollback
 # journal, SQLite's default: 3 fdatasyncs per certificate), "sqlite-wal" in WAL
 # mode with _sync=FULL (1 fdatasync per certificate: durable like signet), and
@@ -29,9 +33,13 @@
 # that exceeds BENCH_MAX_OTHER percent of the machine; the quietest try is kept.
 #
 # Columns: certs/s (2xx answers per second), p50/p99 latency in ms, errors,
-# server CPU ms per issuance (utime+stime delta / answers), other% (CPU of the
-# rest of the machine during the point), load (1-minute load average), all
-# tries (lowest-highest certs/s over the tries of the point: the spread).
+# server CPU ms per issuance (utime+stime delta / answers), wrk CPU ms per
+# answer (the load generator shares the cores), other% (CPU of the rest of the
+# machine during the point), load (1-minute load average), ceiling (what a
+# server doing nothing but one ECDSA verify and one sign per certificate, at
+# the openssl bound's cost, could answer beside this point's wrk: cores /
+# (cores / bound + wrk CPU per answer)), all tries (lowest-highest certs/s
+# over the tries of the point: the spread).
 # A second table gives, for the signet points, the server's own mean time per
 # stage (queue, sign, commit: signet_issuance_stage_seconds) and the mean
 # group-commit batch over the reported try: where the latency went.
@@ -39,7 +47,10 @@
 # BENCH_NAMES (which contenders, default all), SIGNET_SIGNERS, SIGNET_SIGN_QUEUE
 # (passed to signet serve). SIGNET_BIN_B=<another signet binary> adds a second
 # signet ("signet-b", keep-alive, with SIGNET_SIGNERS_B signers) for an A/B
-# comparison of two builds or settings in the same run.
+# comparison of two builds or settings in the same run. "signet-tmpfs" in
+# BENCH_NAMES adds a diagnostic, not a contender: signet with its store in
+# /dev/shm, where fsync writes nothing (NOT durable), to show in the same run
+# what the synced commits cost in throughput and tail latency.
 bench_dir=$(cd "$(dirname "$0")" && pwd)
 . "$bench_dir/../integration/serve_lib.sh"
 secs=${1:-${BENCH_SECS:-10}}
@@ -60,6 +71,7 @@ bench_exit() {
     kill "$p" 2>/dev/null
     { wait "$p"; } 2>/dev/null
   done
+  [ -z "${TMPFS_DIR:-}" ] || rm -rf "$TMPFS_DIR"
   (exit "$rc")
   t_exit
 }
@@ -74,20 +86,40 @@ start_server SIGNET_LOG_LEVEL=error ${SIGNET_SIGNERS:+SIGNET_SIGNERS=$SIGNET_SIG
 make_csr bench
 body bench.csr >signet.json.body
 BENCH_TOKEN=$(k8s_token ES256 ec1 bench load '{"exp": "now+86400"}')
-if [ -n "${SIGNET_BIN_B:-}" ]; then
-  # A second server in its own directory, sharing the PKI.
-  a_pid=$SRV_PID a_dir=$T_DIR a_https=$HTTPS_URL a_http=$HTTP_URL
-  T_DIR=$a_dir/b
+declare -A PID URL BODY PATHS TOKEN METRICS
+# extra_signet NAME DIR BIN [ENV=VALUE...]: one more signet server for the
+# contender NAME, in DIR (its own config and store, sharing the PKI), with the
+# same token and request body as signet.
+extra_signet() {
+  local name=$1 dir=$2 bin=$3 a_pid=$SRV_PID a_dir=$T_DIR a_https=$HTTPS_URL a_http=$HTTP_URL
+  shift 3
+  T_DIR=$dir
   mkdir -p "$T_DIR"
   ln -s "$a_dir/pki" "$T_DIR/pki"
   write_config
   sed -i 's/"map_size_mb": 64/"map_size_mb": 4096/' "$T_DIR/signet.json"
-  (cd "$T_DIR" && SIGNET_BIN=$SIGNET_BIN_B start_server SIGNET_LOG_LEVEL=error \
-    ${SIGNET_SIGNERS_B:+SIGNET_SIGNERS=$SIGNET_SIGNERS_B} && echo "$SRV_PID" >b.pid) || exit 1
-  B_PID=$(cat "$T_DIR/b.pid")
-  CFSSL_PIDS+=("$B_PID")
-  B_URL=$HTTPS_URL B_HTTP=$HTTP_URL
+  (cd "$T_DIR" && SIGNET_BIN=$bin start_server SIGNET_LOG_LEVEL=error "$@" &&
+    echo "$SRV_PID" >server.pid) || return 1
+  PID[$name]=$(cat "$T_DIR/server.pid")
+  CFSSL_PIDS+=("${PID[$name]}")
+  URL[$name]=$HTTPS_URL
+  METRICS[$name]=$HTTP_URL/metrics
+  BODY[$name]=$a_dir/signet.json.body
+  PATHS[$name]=/v1/sign
+  TOKEN[$name]=$BENCH_TOKEN
   SRV_PID=$a_pid T_DIR=$a_dir HTTPS_URL=$a_https HTTP_URL=$a_http
+}
+if [ -n "${SIGNET_BIN_B:-}" ]; then
+  extra_signet signet-b "$T_DIR/b" "$SIGNET_BIN_B" \
+    ${SIGNET_SIGNERS_B:+SIGNET_SIGNERS=$SIGNET_SIGNERS_B} || exit 1
+fi
+# signet-tmpfs (only when BENCH_NAMES names it): the same server with its
+# store in /dev/shm, where fsync writes nothing. It is NOT durable and no
+# result: it shows what the synced commits cost in the same run.
+TMPFS_DIR=
+if [[ " ${BENCH_NAMES:-} " == *" signet-tmpfs "* ]]; then
+  TMPFS_DIR=$(mktemp -d /dev/shm/signet-bench.XXXXXX) || exit 1
+  extra_signet signet-tmpfs "$TMPFS_DIR" "$SIGNET_BIN" || exit 1
 fi
 
 # ---- cfssl: one CA, three servers ----
@@ -136,7 +168,6 @@ printf '{"driver": "sqlite3", "data_source": "file:%s?_sync=FULL"}\n' "$T_DIR/cf
 printf '{"driver": "sqlite3", "data_source": "%s"}\n' "$T_DIR/cfssl-wal-nosync.db" \
   >cfssl-wal-nosync-db.json
 
-declare -A PID URL BODY PATHS TOKEN
 start_cfssl() { # NAME [cfssl serve args...]
   local name=$1 port
   shift
@@ -173,8 +204,7 @@ done
 start_cfssl cfssl-sqlite -db-config cfssl-db.json || exit 1
 start_cfssl cfssl-sqlite-wal -db-config cfssl-wal-db.json || exit 1
 start_cfssl cfssl-wal-nosync -db-config cfssl-wal-nosync-db.json || exit 1
-declare -A METRICS # signet servers: where to read the stage timings
-for n in signet signet-close; do
+for n in signet signet-close; do # the first server: keep-alive and a connection per request
   METRICS[$n]=$HTTP_URL/metrics
   PID[$n]=$SRV_PID
   URL[$n]=$HTTPS_URL
@@ -182,14 +212,6 @@ for n in signet signet-close; do
   PATHS[$n]=/v1/sign
   TOKEN[$n]=$BENCH_TOKEN
 done
-if [ -n "${SIGNET_BIN_B:-}" ]; then
-  METRICS[signet-b]=$B_HTTP/metrics
-  PID[signet-b]=$B_PID
-  URL[signet-b]=$B_URL
-  BODY[signet-b]=$T_DIR/signet.json.body
-  PATHS[signet-b]=/v1/sign
-  TOKEN[signet-b]=$BENCH_TOKEN
-fi
 
 # cpu_ticks PID: utime+stime of a process, in clock ticks.
 cpu_ticks() {
@@ -237,7 +259,7 @@ stage_means() {
 
 declare -A RES STAGES
 # point NAME C: one wrk run (repeated while the machine is busy); sets RES[NAME,C]
-# to "certs/s p50 p99 errors cpu_ms other% load", and STAGES[NAME,C] to the
+# to "certs/s p50 p99 errors cpu_ms wrk_ms other% load", and STAGES[NAME,C] to the
 # stage_means of the same try.
 point() {
   local n=$1 c=$2 t close=0 try best="" best_other=1000 line lo=0 hi=0 st0 st best_st=""
@@ -261,21 +283,21 @@ point() {
       awk -v r="$3" -v p50="$5" -v p99="$7" -v req="$9" -v err="${11}" -v sd=$((s1 - s0)) \
         -v bd=$((b1 - b0)) -v ad=$((a1 - a0)) -v w="$w" -v hz="$hz" -v load="$load" 'BEGIN {
           ok = req - err; other = ad > 0 ? 100 * (bd - sd - w) / ad : 0; if (other < 0) other = 0
-          cpu = ok > 0 ? 1000 * sd / hz / ok : 0
-          printf "%.0f %.2f %.2f %d %.3f %.0f %s\n", r, p50, p99, err, cpu, other, load }'
+          cpu = ok > 0 ? 1000 * sd / hz / ok : 0; wcpu = ok > 0 ? 1000 * w / hz / ok : 0
+          printf "%.0f %.2f %.2f %d %.3f %.3f %.0f %s\n", r, p50, p99, err, cpu, wcpu, other, load }'
     )
     st=$(stage_means "$st0" "$(stage_totals "$n")")
     set -- $line
-    printf '  %-17s c=%-3s try %d: %6s certs/s p50 %6s p99 %7s err %s cpu %s ms other %s%% load %s\n' \
-      "$n" "$c" "$try" "$1" "$2" "$3" "$4" "$5" "$6" "$7" >&2
+    printf '  %-17s c=%-3s try %d: %6s certs/s p50 %6s p99 %7s err %s cpu %s ms wrk %s ms other %s%% load %s\n' \
+      "$n" "$c" "$try" "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" >&2
     [ "$lo" = 0 ] || [ "$1" -lt "$lo" ] && lo=$1
     [ "$1" -gt "$hi" ] && hi=$1
-    if [ "$6" -lt "$best_other" ]; then
+    if [ "$7" -lt "$best_other" ]; then
       best=$line
-      best_other=$6
+      best_other=$7
       best_st=$st
     fi
-    [ "$6" -le "$max_other" ] && break
+    [ "$7" -le "$max_other" ] && break
   done
   RES[$n,$c]="$best $lo-$hi"
   STAGES[$n,$c]=$best_st
@@ -313,12 +335,19 @@ echo "end:   $(uptime)"
 hwm() {
   awk '/^(VmHWM|RssAnon|RssFile)/ { printf "%s %.1f MB  ", $1, $2 / 1024 }' "/proc/$1/status"
 }
-printf '\n%-17s %4s %8s %8s %8s %5s %9s %7s %5s  %s\n' server c certs/s p50_ms p99_ms err cpu_ms/op \
-  other% load "all tries"
+# ceiling: the certificates per second of a server whose only work were one
+# ECDSA verify and one sign (the openssl bound's CPU per certificate), with the
+# load generator on the same cores using what it used in this point:
+# cores / (cores / bound + wrk CPU per answer).
+printf '\n%-17s %4s %8s %8s %8s %5s %9s %9s %7s %5s %8s  %s\n' server c certs/s p50_ms p99_ms err \
+  cpu_ms/op wrk_ms/op other% load ceiling "all tries"
 for n in $names; do
   for c in $conc; do
-    set -- ${RES[$n,$c]:-- - - - - - - -}
-    printf '%-17s %4s %8s %8s %8s %5s %9s %7s %5s  %s\n' "$n" "$c" "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8"
+    set -- ${RES[$n,$c]:-- - - - - - - - -}
+    ceil=$(awk -v b="$bound" -v w="$6" -v k="$(nproc)" 'BEGIN {
+      if (b > 0 && w + 0 > 0) printf "%.0f", k / (k / b + w / 1000); else printf "-" }')
+    printf '%-17s %4s %8s %8s %8s %5s %9s %9s %7s %5s %8s  %s\n' "$n" "$c" "$1" "$2" "$3" "$4" "$5" \
+      "$6" "$7" "$8" "$ceil" "$9"
   done
 done
 echo
@@ -331,7 +360,7 @@ rate() { # NAME C: certs/s of a point, 0 when it did not run
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
 printf '%-17s %4s %10s %10s %10s %10s %10s %10s\n' server c vs-nostore vs-tls vs-sqlite vs-wal \
   vs-nosync of-bound
-for n in signet signet-b signet-close; do
+for n in signet signet-b signet-tmpfs signet-close; do
   [ -n "${RES[$n,${conc%% *}]:-}" ] || continue
   for c in $conc; do
     s=$(rate "$n" "$c")
@@ -351,7 +380,7 @@ echo
 echo "signet's own timing of the reported tries (signet_issuance_stage_seconds; mean ms, and"
 echo "the mean group-commit batch):"
 printf '%-17s %4s %8s %8s %8s %8s\n' server c queue sign commit batch
-for n in signet signet-b signet-close; do
+for n in signet signet-b signet-tmpfs signet-close; do
   for c in $conc; do
     [ -n "${STAGES[$n,$c]:-}" ] || continue
     set -- ${STAGES[$n,$c]}
@@ -359,14 +388,15 @@ for n in signet signet-b signet-close; do
   done
 done
 echo
-for n in signet signet-b cfssl-nostore cfssl-nostore-tls cfssl-sqlite cfssl-sqlite-wal cfssl-wal-nosync; do
+for n in signet signet-b signet-tmpfs cfssl-nostore cfssl-nostore-tls cfssl-sqlite cfssl-sqlite-wal cfssl-wal-nosync; do
   [ -n "${PID[$n]:-}" ] || continue
   printf 'memory %-17s %s\n' "$n" "$(hwm "${PID[$n]}")"
 done
-[ -n "${SIGNET_BIN_B:-}" ] && echo "signet-b store: $(curl -s "$B_HTTP/metrics" |
-  grep -E '^signet_store_(commits|committed)_total' | tr '\n' ' ')"
-echo "signet store: $(curl -s "$HTTP_URL/metrics" | grep -E '^signet_store_(commits|committed)_total' |
-  tr '\n' ' ')"
+for n in signet signet-b signet-tmpfs; do
+  [ -n "${METRICS[$n]:-}" ] || continue
+  echo "$n store: $(curl -s "${METRICS[$n]}" | grep -E '^signet_store_(commits|committed)_total' |
+    tr '\n' ' ')"
+done
 for n in cfssl-sqlite cfssl-sqlite-wal cfssl-wal-nosync; do
   db=$T_DIR/cfssl.db
   [ "$n" = cfssl-sqlite-wal ] && db=$T_DIR/cfssl-wal.db
