@@ -15,11 +15,13 @@
 # cfssl: `cfssl serve` signing the same CSR with a P-256 CA over plain HTTP, no
 # authentication; "nostore" is an upper bound for its HTTP+signing path,
 # "nostore-tls" the same over HTTPS (TLS 1.3, keep-alive) like signet,
-# "tls-close" that server with a new TLS connection per certificate (Go's TLS
-# issues session tickets and wrk resumes them: against a ticket-issuing server
-# 4,106 of 4,107 wrk connections were resumptions, so cfssl-tls-close skips the
-# certificate and its signature on most handshakes; signet issues no tickets
-# and does a full handshake each time, as a sidecar's first contact does),
+# "tls-close" that server with a new TLS connection per certificate. Go's TLS
+# issues session tickets (a Python client resumed cfssl's session on its 2nd,
+# 3rd and 4th connection) and wrk resumes them (against a Python TLS server
+# that issues tickets, 4,106 of 4,107 wrk connections were resumptions), so
+# cfssl-tls-close skips sending and signing its certificate, and wrk skips
+# parsing it, on most handshakes. signet issues no tickets and does a full
+# handshake each time, as a sidecar's first contact does.
 # "sqlite" records every certificate with -db-config in a SQLite file (rollback
 # journal, SQLite's default: 3 fdatasyncs per certificate), "sqlite-wal" in WAL
 # mode with _sync=FULL (1 fdatasync per certificate: durable like signet), and
