@@ -291,11 +291,14 @@ struct ca_peer {
 };
 
 /* ca_issuer_verify_peer verifies a client certificate (|der|, |der_len| bytes)
- * against the issuer: it must be signed by this intermediate, chain to the
- * roots, be within its validity at |now|, be an X.509-SVID of the trust domain
- * (exactly one spiffe:// URI SAN, CA:FALSE). Revocation is the caller's check.
- * CA_ERR_INVALID_CERT for undecodable bytes, CA_ERR_UNTRUSTED_CERT otherwise,
- * each with the reason. */
+ * against the issuer: it must be a v3 certificate signed by this very
+ * intermediate (which ca_issuer_new verified against the roots), be within
+ * its validity at |now| as the intermediate must be, allow client
+ * authentication (extKeyUsage, keyUsage), carry no critical extension it does
+ * not know, and be an X.509-SVID of the trust domain (exactly one spiffe://
+ * URI SAN, CA:FALSE). Revocation is the caller's check. CA_ERR_INVALID_CERT
+ * for undecodable bytes, CA_ERR_UNTRUSTED_CERT otherwise, each with the
+ * reason. (ca/peer.c) */
 enum ca_err ca_issuer_verify_peer(const struct ca_issuer *issuer, const unsigned char *der,
                                   size_t der_len, int64_t now, struct ca_peer *out,
                                   struct ca_error *err) __attribute__((warn_unused_result));

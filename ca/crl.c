@@ -311,16 +311,6 @@ out:
     return rc;
 }
 
-static int64_t asn1_time_unix(const ASN1_TIME *t)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) {
-        return 0;
-    }
-    return (int64_t)timegm(&tm);
-}
-
 enum ca_err ca_crl_parse(const unsigned char *data, size_t len, X509 *issuer,
                          unsigned char **out_der, size_t *out_der_len, int64_t *out_next_update,
                          struct ca_error *err)
@@ -342,7 +332,7 @@ enum ca_err ca_crl_parse(const unsigned char *data, size_t len, X509 *issuer,
     int der_len = i2d_X509_CRL(crl, &der);
     ENSURE(der_len > 0, CA_ERR_INTERNAL, "cannot encode the CRL");
     if (out_next_update != NULL) {
-        *out_next_update = asn1_time_unix(X509_CRL_get0_nextUpdate(crl));
+        *out_next_update = ca_time_unix(X509_CRL_get0_nextUpdate(crl));
     }
     *out_der = der;
     *out_der_len = (size_t)der_len;

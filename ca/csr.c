@@ -93,61 +93,6 @@ out:
     return rc;
 }
 
-/* seq_part returns the DER bytes of a SEQUENCE element (OpenSSL keeps the whole
- * encoding of a SEQUENCE it met as ANY), or NULL when it is not one. */
-static const unsigned char *seq_part(const ASN1_SEQUENCE_ANY *seq, int i, long *out_len)
-{
-    const ASN1_TYPE *t = sk_ASN1_TYPE_value(seq, i);
-    if (t == NULL || t->type != V_ASN1_SEQUENCE || t->value.sequence == NULL) {
-        return NULL;
-    }
-    *out_len = t->value.sequence->length;
-    return t->value.sequence->data;
-}
-
-/* bits_part returns the BIT STRING element |i| when it has no unused bits. */
-static const ASN1_BIT_STRING *bits_part(const ASN1_SEQUENCE_ANY *seq, int i)
-{
-    const ASN1_TYPE *t = sk_ASN1_TYPE_value(seq, i);
-    if (t == NULL || t->type != V_ASN1_BIT_STRING || t->value.bit_string == NULL) {
-        return NULL;
-    }
-    const ASN1_BIT_STRING *bs = t->value.bit_string;
-    if ((bs->flags & ASN1_STRING_FLAG_BITS_LEFT) != 0 && (bs->flags & 0x07) != 0) {
-        return NULL;
-    }
-    return bs;
-}
-
-/* seq_split decodes one DER SEQUENCE (all |len| bytes) into its elements. */
-static ASN1_SEQUENCE_ANY *seq_split(const unsigned char *der, long len, int num)
-{
-    const unsigned char *p = der;
-    ASN1_SEQUENCE_ANY *seq = d2i_ASN1_SEQUENCE_ANY(NULL, &p, len);
-    if (seq == NULL || p != der + len || sk_ASN1_TYPE_num(seq) != num) {
-        sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
-        return NULL;
-    }
-    return seq;
-}
-
-/* algor_part decodes element |i| as an AlgorithmIdentifier. */
-static X509_ALGOR *algor_part(const ASN1_SEQUENCE_ANY *seq, int i)
-{
-    long len = 0;
-    const unsigned char *der = seq_part(seq, i, &len);
-    if (der == NULL) {
-        return NULL;
-    }
-    const unsigned char *p = der;
-    X509_ALGOR *alg = d2i_X509_ALGOR(NULL, &p, len);
-    if (alg != NULL && p != der + len) {
-        X509_ALGOR_free(alg);
-        return NULL;
-    }
-    return alg;
-}
-
 /* Each thread keeps one EC key per curve for CSR signature checks and sets a
  * CSR's point into it: EVP_PKEY_dup of the curve template looks up the key
  * management on every call (about 2% of an issuance). The keys live in
@@ -459,27 +404,18 @@ out:
 }
 
 /* check_attributes walks the [0] IMPLICIT SET OF Attribute of the request
- * (RFC 2986 4.1) and checks the SANs of each extensionRequest in it. */
-static enum ca_err check_attributes(const ASN1_TYPE *attrs, const struct ca_ids *ids,
+ * (RFC 2986 4.1), element |i| of |info|, and checks the SANs of each
+ * extensionRequest in it. */
+static enum ca_err check_attributes(const ASN1_SEQUENCE_ANY *info, int i, const struct ca_ids *ids,
                                     struct ca_error *err)
 {
     enum ca_err rc = CA_OK;
     X509_ATTRIBUTE *attr = NULL;
-
-    /* OpenSSL keeps a context-tagged element met as ANY whole, as V_ASN1_OTHER;
-     * ASN1_get_object (OpenSSL's DER header decoder) opens the [0]. */
-    ENSURE(attrs != NULL && attrs->type == V_ASN1_OTHER && attrs->value.asn1_string != NULL,
-           CA_ERR_INVALID_CSR, "CSR attributes malformed");
-    const unsigned char *p = attrs->value.asn1_string->data;
-    long total = attrs->value.asn1_string->length;
-    const unsigned char *end = p + total;
     long len = 0;
-    int tag = 0;
-    int xclass = 0;
-    int ret = ASN1_get_object(&p, &len, &tag, &xclass, total);
-    ENSURE(ret == V_ASN1_CONSTRUCTED && tag == 0 && xclass == V_ASN1_CONTEXT_SPECIFIC &&
-               p + len == end,
-           CA_ERR_INVALID_CSR, "CSR attributes malformed");
+    const unsigned char *p = ca_der_tagged(info, i, 0, &len);
+
+    ENSURE(p != NULL, CA_ERR_INVALID_CSR, "CSR attributes malformed");
+    const unsigned char *end = p + len;
     while (p < end) {
         attr = d2i_X509_ATTRIBUTE(NULL, &p, end - p);
         ENSURE(attr != NULL, CA_ERR_INVALID_CSR, "CSR attribute malformed");
@@ -518,38 +454,38 @@ enum ca_err ca_csr_check(const struct ca_issuer *issuer, const char *pem, size_t
 
     /* RFC 2986 4.2: CertificationRequest ::= SEQUENCE { certificationRequestInfo,
      * signatureAlgorithm, signature BIT STRING } */
-    req = seq_split(der, der_len, 3);
+    req = ca_der_split(der, der_len, 3);
     ENSURE(req != NULL, CA_ERR_INVALID_CSR, "CSR is not a PKCS#10 certificate request");
     long tbs_len = 0;
-    const unsigned char *tbs = seq_part(req, 0, &tbs_len);
-    sigalg = algor_part(req, 1);
-    const ASN1_BIT_STRING *sig = bits_part(req, 2);
+    const unsigned char *tbs = ca_der_seq(req, 0, &tbs_len);
+    sigalg = ca_der_algor(req, 1);
+    const ASN1_BIT_STRING *sig = ca_der_bits(req, 2);
     ENSURE(tbs != NULL && sigalg != NULL && sig != NULL, CA_ERR_INVALID_CSR,
            "CSR is not a PKCS#10 certificate request");
 
     /* RFC 2986 4.1: CertificationRequestInfo ::= SEQUENCE { version INTEGER
      * { v1(0) }, subject Name, subjectPKInfo, attributes [0] Attributes } */
-    info = seq_split(tbs, tbs_len, 4);
+    info = ca_der_split(tbs, tbs_len, 4);
     ENSURE(info != NULL, CA_ERR_INVALID_CSR, "CSR request info malformed");
     const ASN1_TYPE *version = sk_ASN1_TYPE_value(info, 0);
     ENSURE(version->type == V_ASN1_INTEGER && ASN1_INTEGER_get(version->value.integer) == 0,
            CA_ERR_INVALID_CSR, "CSR version must be v1 (0)");
     long spki_len = 0;
-    const unsigned char *spki_der = seq_part(info, 2, &spki_len);
+    const unsigned char *spki_der = ca_der_seq(info, 2, &spki_len);
     ENSURE(sk_ASN1_TYPE_value(info, 1)->type == V_ASN1_SEQUENCE && spki_der != NULL,
            CA_ERR_INVALID_CSR, "CSR request info malformed");
 
     /* RFC 5280 4.1: SubjectPublicKeyInfo ::= SEQUENCE { algorithm, subjectPublicKey } */
-    spki = seq_split(spki_der, spki_len, 2);
+    spki = ca_der_split(spki_der, spki_len, 2);
     ENSURE(spki != NULL, CA_ERR_INVALID_CSR, "CSR public key malformed");
-    keyalg = algor_part(spki, 0);
-    const ASN1_BIT_STRING *key = bits_part(spki, 1);
+    keyalg = ca_der_algor(spki, 0);
+    const ASN1_BIT_STRING *key = ca_der_bits(spki, 1);
     ENSURE(keyalg != NULL && key != NULL && key->length > 0, CA_ERR_INVALID_CSR,
            "CSR public key malformed");
 
     TRY(decode_key(issuer, keyalg, key, &type, &pkey, err));
     TRY(verify_signature(issuer, sigalg, sig, tbs, tbs_len, type, pkey, err));
-    TRY(check_attributes(sk_ASN1_TYPE_value(info, 3), ids, err));
+    TRY(check_attributes(info, 3, ids, err));
 
     out->key = OPENSSL_memdup(key->data, (size_t)key->length);
     ENSURE(out->key != NULL, CA_ERR_INTERNAL, "out of memory");
@@ -560,9 +496,9 @@ out:
     EVP_PKEY_free(pkey);
     X509_ALGOR_free(keyalg);
     X509_ALGOR_free(sigalg);
-    sk_ASN1_TYPE_pop_free(spki, ASN1_TYPE_free);
-    sk_ASN1_TYPE_pop_free(info, ASN1_TYPE_free);
-    sk_ASN1_TYPE_pop_free(req, ASN1_TYPE_free);
+    ca_der_split_free(spki);
+    ca_der_split_free(info);
+    ca_der_split_free(req);
     OPENSSL_free(der);
     return rc;
 }

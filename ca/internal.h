@@ -87,10 +87,12 @@ struct ca_issuer {
     X509 *cert;
     EVP_PKEY *key;
     STACK_OF(X509) *roots;
-    X509_STORE *store;      /* the roots, for verifying the intermediate at start-up */
-    X509_STORE *peer_store; /* the intermediate alone, trusted once it verified: for peers */
+    X509_STORE *store; /* the roots, for verifying the intermediate at start-up */
     struct ca_policy policy;
+    int64_t not_before;
     int64_t not_after;
+    unsigned char *subject_der; /* the intermediate's subject: its leaves' issuer (peer.c) */
+    size_t subject_der_len;
     EVP_MD *sign_md; /* NULL for an Ed25519 intermediate (pure EdDSA) */
     EVP_MD *sha1;    /* subjectKeyIdentifier, RFC 5280 4.2.1.2 method (1) */
     EVP_MD *sha256;  /* CSR signature digests */
@@ -129,6 +131,9 @@ struct ca_issuer {
      * up the key management and signature algorithm again; NULL when the
      * provider cannot copy one (pure Ed25519 in OpenSSL 3.0). */
     EVP_MD_CTX *sign_ctx;
+    /* The same for checking client certificates' signatures with the
+     * intermediate's public key (peer.c). */
+    EVP_MD_CTX *verify_ctx;
     /* Leaves already built, kept for the next ones to start from (leaf.c):
      * everything per issuer stays, each leaf overwrites the rest. */
     struct ca_leaf_pool *pool;
@@ -181,6 +186,25 @@ struct ca_spki {
 
 /* ca_spki_cleanup frees |spki|'s buffer; NULL is allowed. */
 void ca_spki_cleanup(struct ca_spki *spki);
+
+/* DER steps shared by csr.c and peer.c (ca/der.c). ca_der_split decodes
+ * one DER SEQUENCE (all |len| bytes) into exactly |num| elements, or returns
+ * NULL; free it with ca_der_split_free. ca_der_seq returns the whole encoding
+ * of element |i| when it is a SEQUENCE (else NULL), ca_der_bits element |i|
+ * when it is a BIT STRING with no unused bits, ca_der_algor element |i|
+ * decoded as an AlgorithmIdentifier (the caller frees it), and ca_der_tagged
+ * the contents of element |i| when it is a constructed context-specific [tag]
+ * (EXPLICIT, or IMPLICIT over a constructed type). */
+ASN1_SEQUENCE_ANY *ca_der_split(const unsigned char *der, long len, int num);
+void ca_der_split_free(ASN1_SEQUENCE_ANY *seq);
+const unsigned char *ca_der_seq(const ASN1_SEQUENCE_ANY *seq, int i, long *out_len);
+const ASN1_BIT_STRING *ca_der_bits(const ASN1_SEQUENCE_ANY *seq, int i);
+X509_ALGOR *ca_der_algor(const ASN1_SEQUENCE_ANY *seq, int i);
+const unsigned char *ca_der_tagged(const ASN1_SEQUENCE_ANY *seq, int i, int tag, long *out_len);
+
+/* ca_time_unix returns the UTCTime or GeneralizedTime |t| in Unix seconds,
+ * or 0 when it is missing or malformed. (ca/der.c) */
+int64_t ca_time_unix(const ASN1_TIME *t);
 
 /* ca_csr_check decodes the PEM CSR, checks its key type, its signature and
  * that every SAN it lists is in |ids|, and hands back the public key in

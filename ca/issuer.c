@@ -2,7 +2,7 @@
  * and the policy once and pre-builds everything constant per issuer (digests,
  * curve templates, the constant leaf extensions, the chain and bundle in PEM
  * and DER); afterwards the issuer is read-only and shared by all threads.
- * ca_issuer_verify_peer verifies client certificates against it. */
+ * ca_issuer_verify_peer (peer.c) verifies client certificates against it. */
 #include <string.h>
 #include <time.h>
 
@@ -12,10 +12,9 @@
 
 #include "internal.h"
 
-#define MIN_TTL_S    60
-#define MAX_TTL_S    (10LL * 365 * 24 * 3600)
-#define MAX_PEER_DER (64 * 1024)
-#define URL_MAX      600
+#define MIN_TTL_S 60
+#define MAX_TTL_S (10LL * 365 * 24 * 3600)
+#define URL_MAX   600
 
 void ca_issuer_free(struct ca_issuer *issuer)
 {
@@ -26,7 +25,8 @@ void ca_issuer_free(struct ca_issuer *issuer)
     EVP_PKEY_free(issuer->key); /* the provider cleanses key material on free */
     sk_X509_pop_free(issuer->roots, X509_free);
     X509_STORE_free(issuer->store);
-    X509_STORE_free(issuer->peer_store);
+    EVP_MD_CTX_free(issuer->verify_ctx);
+    OPENSSL_free(issuer->subject_der);
     EVP_MD_free(issuer->sign_md);
     EVP_MD_CTX_free(issuer->sign_ctx);
     EVP_MD_free(issuer->sha1);
@@ -60,15 +60,6 @@ void ca_issuer_free(struct ca_issuer *issuer)
     OPENSSL_free(issuer->exclude_dns);
     ca_leaf_pool_free(issuer->pool);
     OPENSSL_free(issuer);
-}
-
-static int64_t time_to_unix(const ASN1_TIME *t)
-{
-    struct tm tm;
-    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) {
-        return 0;
-    }
-    return (int64_t)timegm(&tm);
 }
 
 /* check_policy refuses a policy the engine could not honour. */
@@ -292,20 +283,27 @@ static enum ca_err signing_digest(EVP_PKEY *key, EVP_MD **out_md, struct ca_erro
     return CA_OK;
 }
 
-/* signing_context makes the context every leaf's signature starts from, and
- * checks once that it can be copied; when it cannot, |*out| stays NULL and
- * leaves initialise their own. */
-static enum ca_err signing_context(struct ca_issuer *iss, struct ca_error *err)
+/* digest_context makes the context every leaf's signature (|verify| 0) or
+ * every client certificate's check (|verify| 1, with the intermediate's
+ * public key) starts from, and checks once that it can be copied; when it
+ * cannot, |*out| stays NULL and each call initialises its own. */
+static enum ca_err digest_context(struct ca_issuer *iss, int verify, EVP_MD_CTX **out,
+                                  struct ca_error *err)
 {
     enum ca_err rc = CA_OK;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_MD_CTX *copy = EVP_MD_CTX_new();
 
     ENSURE(ctx != NULL && copy != NULL, CA_ERR_INTERNAL, "out of memory");
-    OSSL(EVP_DigestSignInit(ctx, NULL, iss->sign_md, NULL, iss->key), CA_ERR_INVALID_KEY,
-         "the intermediate key cannot sign");
+    if (verify) {
+        OSSL(EVP_DigestVerifyInit(ctx, NULL, iss->sign_md, NULL, X509_get0_pubkey(iss->cert)),
+             CA_ERR_INVALID_CERT, "the intermediate's public key cannot verify");
+    } else {
+        OSSL(EVP_DigestSignInit(ctx, NULL, iss->sign_md, NULL, iss->key), CA_ERR_INVALID_KEY,
+             "the intermediate key cannot sign");
+    }
     if (EVP_MD_CTX_copy_ex(copy, ctx) == 1) {
-        iss->sign_ctx = ctx;
+        *out = ctx;
         ctx = NULL;
     }
 out:
@@ -383,19 +381,6 @@ static enum ca_err verify_chain(struct ca_issuer *iss, struct ca_error *err)
     }
     ENSURE(X509_check_ca(iss->cert) != 0, CA_ERR_INVALID_CERT,
            "the intermediate certificate is not a CA");
-    /* Now that the intermediate is known to chain to the roots, peers are
-     * verified against it alone (X509_V_FLAG_PARTIAL_CHAIN): one signature
-     * per renewal instead of one per certificate of the chain, where the
-     * root's (a P-384 root: ~1.1 ms, `openssl speed ecdsap384` on 2 cores here)
-     * would be the same every time.
-     * OpenSSL still checks the intermediate's validity period, CA flag and
-     * key usage, and applies its name constraints, at each verification. */
-    iss->peer_store = X509_STORE_new();
-    ENSURE(iss->peer_store != NULL, CA_ERR_INTERNAL, "out of memory");
-    OSSL(X509_STORE_add_cert(iss->peer_store, iss->cert), CA_ERR_INTERNAL,
-         "cannot trust the intermediate");
-    OSSL(X509_STORE_set_flags(iss->peer_store, X509_V_FLAG_PARTIAL_CHAIN), CA_ERR_INTERNAL,
-         "cannot trust the intermediate");
 out:
     X509_STORE_CTX_free(ctx);
     return rc;
@@ -586,12 +571,18 @@ enum ca_err ca_issuer_new(X509 *cert, EVP_PKEY *key, STACK_OF(X509) *roots,
     OSSL(X509_check_private_key(iss->cert, iss->key), CA_ERR_KEY_MISMATCH,
          "the intermediate key does not match its certificate");
     TRY(signing_digest(iss->key, &iss->sign_md, err));
-    TRY(signing_context(iss, err));
+    TRY(digest_context(iss, 0, &iss->sign_ctx, err));
+    TRY(digest_context(iss, 1, &iss->verify_ctx, err));
     TRY(add_roots(iss, roots, err));
     TRY(verify_chain(iss, err));
     TRY(read_name_constraints(iss, err));
-    iss->not_after = time_to_unix(X509_get0_notAfter(iss->cert));
-    ENSURE(iss->not_after != 0, CA_ERR_INVALID_CERT, "the intermediate's notAfter is unreadable");
+    iss->not_before = ca_time_unix(X509_get0_notBefore(iss->cert));
+    iss->not_after = ca_time_unix(X509_get0_notAfter(iss->cert));
+    ENSURE(iss->not_before != 0 && iss->not_after != 0, CA_ERR_INVALID_CERT,
+           "the intermediate's validity dates are unreadable");
+    int name_len = i2d_X509_NAME(X509_get_subject_name(iss->cert), &iss->subject_der);
+    ENSURE(name_len > 0, CA_ERR_INVALID_CERT, "the intermediate's subject cannot be encoded");
+    iss->subject_der_len = (size_t)name_len;
 
     iss->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
     iss->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
@@ -666,146 +657,4 @@ X509 *ca_issuer_cert(const struct ca_issuer *issuer)
 EVP_PKEY *ca_issuer_key(const struct ca_issuer *issuer)
 {
     return issuer->key;
-}
-
-/* verify_error turns X509_verify_cert's verdict into a client-safe reason. */
-static enum ca_err verify_error(int code, int depth, struct ca_error *err)
-{
-    switch (code) {
-        case X509_V_ERR_CERT_HAS_EXPIRED:
-            return ca_fail(err, CA_ERR_UNTRUSTED_CERT,
-                           depth == 0 ? "certificate expired" : "issuing CA certificate expired");
-        case X509_V_ERR_CERT_NOT_YET_VALID:
-            return ca_fail(err, CA_ERR_UNTRUSTED_CERT, "certificate not yet valid");
-        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-        case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-        case X509_V_ERR_CERT_SIGNATURE_FAILURE:
-        case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-        case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-            return ca_fail(err, CA_ERR_UNTRUSTED_CERT, "not issued by this CA");
-        case X509_V_ERR_INVALID_PURPOSE:
-            return ca_fail(err, CA_ERR_UNTRUSTED_CERT,
-                           "certificate is not for client authentication");
-        default:
-            return ca_fail(err, CA_ERR_UNTRUSTED_CERT, "certificate does not verify: %s",
-                           X509_verify_cert_error_string(code));
-    }
-}
-
-/* peer_names reads the SANs: SPIFFE X509-SVID 2 "MUST contain exactly one URI
- * SAN", a valid SPIFFE ID of our trust domain; DNS names are copied. */
-static enum ca_err peer_names(const struct ca_issuer *issuer, X509 *x, struct ca_peer *out,
-                              struct ca_error *err)
-{
-    enum ca_err rc = CA_OK;
-    int crit = 0;
-    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, &crit, NULL);
-    size_t num_uris = 0;
-
-    ENSURE(gens != NULL, CA_ERR_UNTRUSTED_CERT, "certificate has no (single) subjectAltName");
-    for (int i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
-        int type = -1;
-        const ASN1_STRING *s = GENERAL_NAME_get0_value(sk_GENERAL_NAME_value(gens, i), &type);
-        size_t len = (size_t)ASN1_STRING_length(s);
-        if (type == GEN_URI) {
-            struct ca_error why = {0};
-            num_uris++;
-            ENSURE(num_uris == 1, CA_ERR_UNTRUSTED_CERT, "certificate has more than one URI SAN");
-            if (ca_spiffe_id_check((const char *)ASN1_STRING_get0_data(s), len,
-                                   issuer->policy.trust_domain, &why) != CA_OK) {
-                rc = ca_fail(err, CA_ERR_UNTRUSTED_CERT, "not an X.509-SVID: %s", why.msg);
-                goto out;
-            }
-            memcpy(out->spiffe_id, ASN1_STRING_get0_data(s), len);
-            out->spiffe_id[len] = '\0';
-        } else if (type == GEN_DNS) {
-            ENSURE(out->num_dns_names < CA_MAX_SANS && len > 0 && len <= CA_MAX_DNS_NAME_LEN &&
-                       memchr(ASN1_STRING_get0_data(s), '\0', len) == NULL,
-                   CA_ERR_UNTRUSTED_CERT, "certificate DNS names too many or too long");
-            memcpy(out->dns_names[out->num_dns_names], ASN1_STRING_get0_data(s), len);
-            out->dns_names[out->num_dns_names][len] = '\0';
-            out->num_dns_names++;
-        }
-    }
-    ENSURE(num_uris == 1, CA_ERR_UNTRUSTED_CERT, "not an X.509-SVID: no URI SAN");
-out:
-    GENERAL_NAMES_free(gens);
-    return rc;
-}
-
-static enum ca_err peer_serial(X509 *x, struct ca_peer *out, struct ca_error *err)
-{
-    const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
-    const unsigned char *data = ASN1_STRING_get0_data(sn);
-    size_t len = (size_t)ASN1_STRING_length(sn);
-
-    while (len > 1 && data[0] == 0) {
-        data++;
-        len--;
-    }
-    if (ASN1_STRING_type(sn) != V_ASN1_INTEGER || len == 0 || len > sizeof(out->serial)) {
-        return ca_fail(err, CA_ERR_UNTRUSTED_CERT,
-                       "certificate serial is not a positive "
-                       "integer of at most 20 bytes");
-    }
-    memcpy(out->serial, data, len);
-    out->serial_len = len;
-    ca_serial_hex(data, len, out->serial_hex);
-    return CA_OK;
-}
-
-enum ca_err ca_issuer_verify_peer(const struct ca_issuer *issuer, const unsigned char *der,
-                                  size_t der_len, int64_t now, struct ca_peer *out,
-                                  struct ca_error *err)
-{
-    enum ca_err rc = CA_OK;
-    X509 *x = NULL;
-    X509_STORE_CTX *ctx = NULL;
-
-    ENSURE(issuer != NULL && out != NULL, CA_ERR_INVALID_ARGUMENT, "issuer or output missing");
-    memset(out, 0, sizeof(*out));
-    ENSURE(der != NULL && der_len > 0 && der_len <= MAX_PEER_DER, CA_ERR_INVALID_CERT,
-           "certificate must be 1..%d bytes", MAX_PEER_DER);
-    const unsigned char *p = der;
-    x = d2i_X509(NULL, &p, (long)der_len);
-    ENSURE(x != NULL, CA_ERR_INVALID_CERT, "not a DER certificate");
-    ENSURE(p == der + der_len, CA_ERR_INVALID_CERT, "trailing bytes after the certificate");
-
-    /* SPIFFE X509-SVID 4.1: "Leaf certificates MUST set the cA field to false." */
-    ENSURE((X509_get_extension_flags(x) & EXFLAG_CA) == 0, CA_ERR_UNTRUSTED_CERT,
-           "a CA certificate is not a workload certificate");
-
-    ctx = X509_STORE_CTX_new();
-    ENSURE(ctx != NULL, CA_ERR_INTERNAL, "out of memory");
-    OSSL(X509_STORE_CTX_init(ctx, issuer->peer_store, x, NULL), CA_ERR_INTERNAL,
-         "cannot start verification");
-    OSSL(X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT), CA_ERR_INTERNAL,
-         "cannot start verification");
-    X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), (time_t)now);
-    if (X509_verify_cert(ctx) != 1) {
-        int code = X509_STORE_CTX_get_error(ctx);
-        int depth = X509_STORE_CTX_get_error_depth(ctx);
-        ERR_clear_error();
-        rc = verify_error(code, depth, err);
-        goto out;
-    }
-    /* Signed by this very intermediate, not by another CA under our roots. */
-    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
-    ENSURE(sk_X509_num(chain) >= 2 && X509_cmp(sk_X509_value(chain, 1), issuer->cert) == 0,
-           CA_ERR_UNTRUSTED_CERT, "not issued by this CA");
-    TRY(peer_names(issuer, x, out, err));
-    TRY(peer_serial(x, out, err));
-    out->not_before = time_to_unix(X509_get0_notBefore(x));
-    out->not_after = time_to_unix(X509_get0_notAfter(x));
-    ENSURE(out->not_before != 0 && out->not_after > out->not_before, CA_ERR_INVALID_CERT,
-           "validity dates unreadable");
-out:
-    ERR_clear_error();
-    if (rc != CA_OK && out != NULL) {
-        memset(out, 0, sizeof(*out));
-    }
-    X509_STORE_CTX_free(ctx);
-    X509_free(x);
-    return rc;
 }

@@ -7,8 +7,10 @@
  * other load; CPU microseconds per certificate and "busy" (CPU time over
  * threads x wall time) tell contention from preemption.
  *
- * usage: bench_ca_issue [seconds per measurement, default 3] [engine | count N]
+ * usage: bench_ca_issue [seconds per measurement, default 3] [engine | peer | count N]
  * ("engine": measure only the engine, on one and two threads, for profiling;
+ * "peer": measure ca_issuer_verify_peer, the check of a client certificate
+ * that starts every renewal, on one and two threads;
  * "count N": issue exactly N certificates on this thread and print the CPU
  * microseconds per certificate, for instruction counts under
  * valgrind --tool=callgrind, which are repeatable where timings are not) */
@@ -32,8 +34,14 @@ struct bench {
     const struct testpki *pki;
     char *csr[NUM_CSRS];
     size_t csr_len[NUM_CSRS];
+    unsigned char *peer_der[NUM_CSRS]; /* leaves issued from csr[], for "peer" */
+    size_t peer_der_len[NUM_CSRS];
     double seconds;
-    int naive;
+    enum {
+        MODE_ENGINE,
+        MODE_NAIVE,
+        MODE_PEER
+    } mode;
     atomic_long done;
     atomic_long cpu_ns; /* CPU time the worker threads used */
     atomic_int failed;
@@ -102,8 +110,19 @@ static void *run(void *arg)
     long n = 0;
     while (now_s() < end) {
         for (int i = 0; i < NUM_CSRS; i++) {
-            if (b->naive) {
+            if (b->mode == MODE_NAIVE) {
                 if (!naive_issue(b, b->csr[i], b->csr_len[i])) {
+                    atomic_store(&b->failed, 1);
+                    return NULL;
+                }
+                continue;
+            }
+            if (b->mode == MODE_PEER) {
+                struct ca_peer peer;
+                struct ca_error err = {0};
+                if (ca_issuer_verify_peer(b->issuer, b->peer_der[i], b->peer_der_len[i],
+                                          (int64_t)time(NULL), &peer, &err) != CA_OK) {
+                    fprintf(stderr, "verify_peer failed: %s\n", err.msg);
                     atomic_store(&b->failed, 1);
                     return NULL;
                 }
@@ -151,10 +170,10 @@ struct result {
     double busy; /* CPU time / (threads * wall time): below 1 when threads wait or are preempted */
 };
 
-static struct result measure(struct bench *b, int threads, int naive)
+static struct result measure(struct bench *b, int threads, int mode)
 {
     pthread_t t[2];
-    b->naive = naive;
+    b->mode = mode;
     atomic_store(&b->done, 0);
     atomic_store(&b->cpu_ns, 0);
     double start = now_s();
@@ -229,7 +248,7 @@ int main(int argc, char **argv)
     if (argc > 3 && strcmp(argv[2], "count") == 0) {
         count = strtol(argv[3], &end, 10);
         if (end == argv[3] || *end != '\0' || count <= 0 || count > 10000000) {
-            fprintf(stderr, "usage: %s [seconds] [engine | count N]\n", argv[0]);
+            fprintf(stderr, "usage: %s [seconds] [engine | peer | count N]\n", argv[0]);
             return 2;
         }
     }
@@ -259,15 +278,34 @@ int main(int argc, char **argv)
         }
         goto out;
     }
-    struct result e1 = measure(&b, 1, 0);
-    struct result e2 = measure(&b, 2, 0);
+    if (argc > 2 && strcmp(argv[2], "peer") == 0) {
+        for (int i = 0; i < NUM_CSRS; i++) {
+            struct ca_leaf leaf = {0};
+            if (ca_leaf_issue(issuer, b.csr[i], b.csr_len[i], &ident, 0, (int64_t)time(NULL), &leaf,
+                              &err) != CA_OK) {
+                fprintf(stderr, "issue failed: %s\n", err.msg);
+                return 1;
+            }
+            b.peer_der[i] = leaf.der; /* kept; ca_leaf_cleanup frees the rest */
+            b.peer_der_len[i] = leaf.der_len;
+            leaf.der = NULL;
+            ca_leaf_cleanup(&leaf);
+        }
+        struct result p1 = measure(&b, 1, MODE_PEER);
+        struct result p2 = measure(&b, 2, MODE_PEER);
+        report("verify_peer (client certificate, P-256)", 1, p1, p1);
+        report("verify_peer (client certificate, P-256)", 2, p2, p1);
+        goto out;
+    }
+    struct result e1 = measure(&b, 1, MODE_ENGINE);
+    struct result e2 = measure(&b, 2, MODE_ENGINE);
     if (argc > 2 && strcmp(argv[2], "engine") == 0) {
         report("engine", 1, e1, e1);
         report("engine", 2, e2, e1);
         goto out;
     }
-    struct result n1 = measure(&b, 1, 1);
-    struct result n2 = measure(&b, 2, 1);
+    struct result n1 = measure(&b, 1, MODE_NAIVE);
+    struct result n2 = measure(&b, 2, MODE_NAIVE);
     report("engine (PEM CSR -> DER+PEM leaf, P-256)", 1, e1, e1);
     report("engine (PEM CSR -> DER+PEM leaf, P-256)", 2, e2, e1);
     report("OpenSSL convenience path (no extensions)", 1, n1, n1);
@@ -288,6 +326,7 @@ int main(int argc, char **argv)
 out:
     for (int i = 0; i < NUM_CSRS; i++) {
         free(b.csr[i]);
+        OPENSSL_free(b.peer_der[i]);
     }
     ca_issuer_free(issuer);
     testpki_cleanup(&pki);

@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include "ca.h"
 #include "testpki.h"
@@ -241,7 +242,7 @@ Test(ca_issuer, verify_peer_refuses_a_certificate_outside_the_trust_domain)
     struct ca_error err = {0};
     cr_assert_eq(ca_issuer_verify_peer(issuer, der, (size_t)der_len, now, &peer, &err),
                  CA_ERR_UNTRUSTED_CERT);
-    assert_msg(&err, "subtree");
+    assert_msg(&err, "not in trust domain");
     OPENSSL_free(der);
     X509_free(x);
     EVP_PKEY_free(key);
@@ -274,6 +275,171 @@ Test(ca_issuer, verify_peer_refuses_trailing_bytes_with_invalid_cert)
     assert_msg(&err, "trailing");
     free(more);
     ca_leaf_cleanup(&leaf);
+}
+
+/* expect_resigned signs |x| again with the intermediate key (its content is
+ * then "ours" as far as the signature goes), checks it at |now| and frees it:
+ * the result must be |want|, and a refusal's message must hold |msg|. */
+static void expect_resigned(X509 *x, int64_t now, enum ca_err want, const char *msg)
+{
+    struct ca_peer peer;
+    struct ca_error err = {0};
+    unsigned char *der = NULL;
+    cr_assert_gt(X509_sign(x, pki.inter_key, EVP_sha256()), 0);
+    int der_len = i2d_X509(x, &der);
+    cr_assert_gt(der_len, 0);
+    cr_assert_eq(ca_issuer_verify_peer(issuer, der, (size_t)der_len, now, &peer, &err), want, "%s",
+                 err.msg);
+    if (want != CA_OK) {
+        assert_msg(&err, msg);
+    }
+    OPENSSL_free(der);
+    X509_free(x);
+}
+
+/* signed_leaf is an X.509-SVID signed by the intermediate key without the
+ * engine (testpki_sign_leaf), for the tests to change one thing in. */
+static X509 *signed_leaf(int64_t not_before, int64_t not_after)
+{
+    EVP_PKEY *key = testpki_key_new(TESTPKI_P256);
+    X509 *x = testpki_sign_leaf(&pki, key, "spiffe://example.org/x", not_before, not_after, 0);
+    EVP_PKEY_free(key);
+    return x;
+}
+
+/* set_ext adds an extension made from |value| to |x|, in place of the one of
+ * the same |nid| when |replace| is set, else beside it. */
+static X509 *set_ext(X509 *x, int nid, const char *value, int replace)
+{
+    X509V3_CTX ctx;
+    int at = X509_get_ext_by_NID(x, nid, -1);
+    if (replace && at >= 0) {
+        X509_EXTENSION_free(X509_delete_ext(x, at));
+    }
+    X509V3_set_ctx(&ctx, pki.inter, x, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+    cr_assert_not_null(ext);
+    cr_assert_eq(X509_add_ext(x, ext, -1), 1);
+    X509_EXTENSION_free(ext);
+    return x;
+}
+
+Test(ca_issuer, verify_peer_accepts_a_leaf_the_engine_did_not_build_when_the_key_signed_it)
+{
+    /* The base of the tests below: refusals there come from what they change. */
+    int64_t now = (int64_t)time(NULL);
+    expect_resigned(signed_leaf(now - 60, now + 600), now, CA_OK, NULL);
+}
+
+Test(ca_issuer, verify_peer_refuses_every_single_bit_change)
+{
+    struct ca_leaf leaf = {0};
+    struct ca_peer peer;
+    int64_t now = (int64_t)time(NULL);
+    issue(issuer, &leaf);
+    unsigned char *der = malloc(leaf.der_len);
+    for (size_t i = 0; i < leaf.der_len; i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            struct ca_error err = {0};
+            memcpy(der, leaf.der, leaf.der_len);
+            der[i] ^= (unsigned char)(1u << bit);
+            enum ca_err rc = ca_issuer_verify_peer(issuer, der, leaf.der_len, now, &peer, &err);
+            cr_assert(rc == CA_ERR_INVALID_CERT || rc == CA_ERR_UNTRUSTED_CERT,
+                      "byte %zu bit %d: got %d", i, bit, rc);
+            cr_assert_eq(err.code, rc);
+            cr_assert_neq(err.msg[0], '\0');
+            cr_assert_eq(peer.spiffe_id[0], '\0');
+        }
+    }
+    free(der);
+    ca_leaf_cleanup(&leaf);
+}
+
+Test(ca_issuer, verify_peer_refuses_every_truncation)
+{
+    struct ca_leaf leaf = {0};
+    struct ca_peer peer;
+    issue(issuer, &leaf);
+    for (size_t len = 1; len < leaf.der_len; len++) {
+        struct ca_error err = {0};
+        cr_assert_eq(ca_issuer_verify_peer(issuer, leaf.der, len, (int64_t)time(NULL), &peer, &err),
+                     CA_ERR_INVALID_CERT, "length %zu", len);
+    }
+    ca_leaf_cleanup(&leaf);
+}
+
+Test(ca_issuer, verify_peer_refuses_a_leaf_not_for_client_authentication)
+{
+    static const struct {
+        int nid;
+        const char *value;
+    } cases[] = {
+        {NID_ext_key_usage, "serverAuth"},
+        {NID_key_usage, "critical,keyEncipherment"},
+        {NID_netscape_cert_type, "server"},
+    };
+    int64_t now = (int64_t)time(NULL);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        X509 *x = set_ext(signed_leaf(now - 60, now + 600), cases[i].nid, cases[i].value, 1);
+        expect_resigned(x, now, CA_ERR_UNTRUSTED_CERT, "not for client authentication");
+    }
+}
+
+Test(ca_issuer, verify_peer_refuses_an_unknown_critical_extension_and_a_repeated_one)
+{
+    int64_t now = (int64_t)time(NULL);
+    X509 *x = signed_leaf(now - 60, now + 600);
+    ASN1_OBJECT *oid = OBJ_txt2obj("1.3.6.1.4.1.99999.1", 1);
+    ASN1_OCTET_STRING *value = ASN1_OCTET_STRING_new();
+    cr_assert(oid != NULL && value != NULL &&
+              ASN1_OCTET_STRING_set(value, (const unsigned char *)"\x05\x00", 2) == 1);
+    X509_EXTENSION *unknown = X509_EXTENSION_create_by_OBJ(NULL, oid, 1, value);
+    cr_assert_not_null(unknown);
+    cr_assert_eq(X509_add_ext(x, unknown, -1), 1);
+    X509_EXTENSION_free(unknown);
+    ASN1_OCTET_STRING_free(value);
+    ASN1_OBJECT_free(oid);
+    expect_resigned(x, now, CA_ERR_UNTRUSTED_CERT, "unsupported critical extension");
+
+    /* A second subjectAltName. */
+    x = set_ext(signed_leaf(now - 60, now + 600), NID_subject_alt_name,
+                "URI:spiffe://example.org/other", 0);
+    expect_resigned(x, now, CA_ERR_INVALID_CERT, "repeats an extension");
+}
+
+Test(ca_issuer, verify_peer_checks_both_ends_of_the_leaf_and_the_intermediate_validity)
+{
+    int64_t now = (int64_t)time(NULL);
+    expect_resigned(signed_leaf(now + 3600, now + 7200), now, CA_ERR_UNTRUSTED_CERT,
+                    "certificate not yet valid");
+    /* A leaf that outlives the intermediate (the engine never makes one). */
+    int64_t inter_end = ca_issuer_not_after(issuer);
+    expect_resigned(signed_leaf(now - 60, inter_end + 7200), inter_end + 60, CA_ERR_UNTRUSTED_CERT,
+                    "issuing CA certificate expired");
+}
+
+Test(ca_issuer, verify_peer_refuses_a_leaf_naming_another_issuer)
+{
+    int64_t now = (int64_t)time(NULL);
+    X509 *x = signed_leaf(now - 60, now + 600);
+    X509_NAME *other = X509_NAME_new();
+    cr_assert_eq(X509_NAME_add_entry_by_txt(other, "CN", MBSTRING_ASC,
+                                            (const unsigned char *)"other", -1, -1, 0),
+                 1);
+    cr_assert_eq(X509_set_issuer_name(x, other), 1);
+    X509_NAME_free(other);
+    expect_resigned(x, now, CA_ERR_UNTRUSTED_CERT, "not issued by this CA");
+}
+
+Test(ca_issuer, verify_peer_refuses_a_v1_certificate)
+{
+    int64_t now = (int64_t)time(NULL);
+    X509 *x = signed_leaf(now - 60, now + 600);
+    while (X509_get_ext_count(x) > 0) {
+        X509_EXTENSION_free(X509_delete_ext(x, 0));
+    }
+    cr_assert_eq(X509_set_version(x, X509_VERSION_1), 1);
+    expect_resigned(x, now, CA_ERR_UNTRUSTED_CERT, "not a v3 X.509-SVID");
 }
 
 struct worker {
@@ -367,8 +533,6 @@ Test(ca_issuer, allows_any_dns_name_when_the_intermediate_constrains_only_uris)
 }
 
 /* ---- Adversarial review: client certificates the engine never issues ---- */
-
-#include <openssl/x509v3.h>
 
 /* resign replaces (or adds) extension |nid| of |x| with the OpenSSL config
  * text |value| (NULL: just remove it) and signs it again with the
