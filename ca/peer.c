@@ -15,7 +15,10 @@
  * TBSCertificate bytes with the intermediate's public key, then read what a
  * renewal needs (serial, validity, extensions) from those signed bytes. The
  * TBSCertificate must have the shape this CA issues (RFC 5280 4.1: v3,
- * extensions, no unique identifiers). All DER decoding is OpenSSL's. */
+ * extensions, no unique identifiers). Nothing of a certificate that another
+ * key signed is decoded beyond that split: not its extensions, whose walk
+ * (and the repeated-extension check, quadratic in their number) only our own
+ * certificates reach. All DER decoding is OpenSSL's. */
 #include <string.h>
 
 #include <openssl/x509v3.h>
@@ -303,20 +306,20 @@ enum ca_err ca_issuer_verify_peer(const struct ca_issuer *issuer, const unsigned
     const unsigned char *inner_alg = ca_der_seq(tbs, TBS_SIGNATURE, &inner_alg_len);
     ENSURE(inner_alg != NULL && inner_alg_len == alg_len && memcmp(inner_alg, alg, alg_len) == 0,
            CA_ERR_INVALID_CERT, "certificate signature algorithms disagree");
-    TRY(read_extensions(tbs, &x, err));
-
-    /* SPIFFE X509-SVID 4.1: "Leaf certificates MUST set the cA field to false." */
-    ENSURE(!x.ca, CA_ERR_UNTRUSTED_CERT, "a CA certificate is not a workload certificate");
-    /* As X509_verify_cert: a critical extension not understood refuses it. */
-    ENSURE(!x.unknown_critical, CA_ERR_UNTRUSTED_CERT,
-           "certificate has an unsupported critical extension");
     const unsigned char *issuer_name = ca_der_seq(tbs, TBS_ISSUER, &len);
     ENSURE(issuer_name != NULL && len == (long)issuer->subject_der_len &&
                memcmp(issuer_name, issuer->subject_der, issuer->subject_der_len) == 0,
            CA_ERR_UNTRUSTED_CERT, "not issued by this CA");
     TRY(check_signature(issuer, tbs_der, tbs_len, sig, err));
 
-    /* From here on, every byte read was signed by this intermediate. */
+    /* From here on, every byte read was signed by this intermediate: bytes
+     * from anyone else reach only the DER split and the signature check. */
+    TRY(read_extensions(tbs, &x, err));
+    /* SPIFFE X509-SVID 4.1: "Leaf certificates MUST set the cA field to false." */
+    ENSURE(!x.ca, CA_ERR_UNTRUSTED_CERT, "a CA certificate is not a workload certificate");
+    /* As X509_verify_cert: a critical extension not understood refuses it. */
+    ENSURE(!x.unknown_critical, CA_ERR_UNTRUSTED_CERT,
+           "certificate has an unsupported critical extension");
     TRY(check_validity(issuer, tbs, now, out, err));
     /* As X509_check_purpose(X509_PURPOSE_SSL_CLIENT) for a leaf. */
     ENSURE((!x.has_eku || x.eku_client) && (!x.has_ku || x.ku_client) && (!x.has_ns || x.ns_client),

@@ -2,10 +2,10 @@
  * certificate, on the bytes as given and, when OpenSSL can decode them as a
  * certificate, on that certificate signed again by the fuzz issuer's own
  * intermediate: the first reaches everything before the signature check (the
- * DER split, the extensions), the second everything after it (dates, purpose,
- * SANs, serial). An accepted certificate is checked again with OpenSSL's own
- * parser and verifier, independently of peer.c. The corpus
- * (tests/fuzz/corpus/peer/) is described in tests/fuzz/corpus/README.md. */
+ * DER split, the version, algorithm and issuer comparisons), the second
+ * everything after it (extensions, dates, purpose, SANs, serial). What peer.c accepts is checked
+ * again with OpenSSL's own parser and verifier (accepted_by_openssl), independently of peer.c. The
+ * corpus (tests/fuzz/corpus/peer/) is described in tests/fuzz/corpus/README.md. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,17 +19,47 @@
 static struct ca_issuer *issuer;
 static EVP_PKEY *inter_key;
 
-/* accepted_by_openssl: what peer.c accepted, OpenSSL's own code must accept
- * too, and say the same of it. */
+/* usage_allows: extension |nid| of |x| is absent, or has bit |bit| set (a
+ * bit string) or names |want| (an extKeyUsage), as OpenSSL decodes it. */
+static int usage_allows(X509 *x, int nid, int bit, int want)
+{
+    int crit = 0;
+    void *ext = X509_get_ext_d2i(x, nid, &crit, NULL);
+    int ok = ext == NULL && crit == -1;
+    if (ext != NULL && nid == NID_ext_key_usage) {
+        for (int i = 0; i < sk_ASN1_OBJECT_num(ext); i++) {
+            ok |= OBJ_obj2nid(sk_ASN1_OBJECT_value(ext, i)) == want;
+        }
+        sk_ASN1_OBJECT_pop_free(ext, ASN1_OBJECT_free);
+    } else if (ext != NULL) {
+        ok = ASN1_BIT_STRING_get_bit(ext, bit) || (want >= 0 && ASN1_BIT_STRING_get_bit(ext, want));
+        ASN1_BIT_STRING_free(ext);
+    }
+    return ok;
+}
+
+/* accepted_by_openssl: what peer.c accepted, OpenSSL's own parser and
+ * verifier must say the same of: signed by the intermediate key, v3, within
+ * its dates, CA:FALSE, usable for client authentication, exactly one URI SAN,
+ * the SPIFFE ID returned. (Not X509_check_purpose as a whole: it also refuses
+ * a malformed extension that peer.c never reads, such as a subjectKeyIdentifier,
+ * in a certificate only this CA's key can have signed.) */
 static int accepted_by_openssl(const unsigned char *der, size_t len, const struct ca_peer *peer)
 {
     const unsigned char *p = der;
+    int crit = 0;
     X509 *x = d2i_X509(NULL, &p, (long)len);
     int ok = x != NULL && p == der + len && X509_verify(x, inter_key) == 1 &&
-             X509_get_version(x) == X509_VERSION_3 && X509_check_ca(x) == 0 &&
-             X509_check_purpose(x, X509_PURPOSE_SSL_CLIENT, 0) == 1 &&
+             X509_get_version(x) == X509_VERSION_3 &&
              X509_cmp_time(X509_get0_notBefore(x), &(time_t){FUZZ_NOW}) <= 0 &&
              X509_cmp_time(X509_get0_notAfter(x), &(time_t){FUZZ_NOW}) > 0;
+    BASIC_CONSTRAINTS *bc = ok ? X509_get_ext_d2i(x, NID_basic_constraints, &crit, NULL) : NULL;
+    ok = ok && (bc != NULL ? !bc->ca : crit == -1);
+    BASIC_CONSTRAINTS_free(bc);
+    /* keyUsage digitalSignature (0) or keyAgreement (4); nsCertType SSL client (0). */
+    ok = ok && usage_allows(x, NID_key_usage, 0, 4) &&
+         usage_allows(x, NID_netscape_cert_type, 0, -1) &&
+         usage_allows(x, NID_ext_key_usage, 0, NID_client_auth);
     GENERAL_NAMES *gens = ok ? X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL) : NULL;
     int uris = 0;
     for (int i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
@@ -44,6 +74,7 @@ static int accepted_by_openssl(const unsigned char *der, size_t len, const struc
     ok &= uris == 1 && strncmp(peer->spiffe_id, "spiffe://example.org/", 21) == 0;
     GENERAL_NAMES_free(gens);
     X509_free(x);
+    ERR_clear_error();
     return ok;
 }
 
