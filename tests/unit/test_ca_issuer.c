@@ -355,6 +355,42 @@ Test(ca_issuer, verify_peer_refuses_every_single_bit_change)
     ca_leaf_cleanup(&leaf);
 }
 
+Test(ca_issuer, verify_peer_works_for_every_intermediate_key_type)
+{
+    /* The signature check copies a context made at start-up where the
+     * provider can copy one (ECDSA, RSA) and builds one per call where it
+     * cannot (pure Ed25519): both paths, and a flipped signature bit. */
+    static const enum testpki_key types[] = {TESTPKI_P384, TESTPKI_ED25519, TESTPKI_RSA2048};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        struct testpki other;
+        struct ca_issuer *iss = NULL;
+        struct ca_leaf leaf = {0};
+        struct ca_peer peer;
+        struct ca_error err = {0};
+        int64_t now = (int64_t)time(NULL);
+        testpki_init_ex(&other, "example.org", TESTPKI_P256, types[i], 86400, NULL, 0);
+        cr_assert_eq(ca_issuer_new(other.inter, other.inter_key, other.roots, &policy, &iss, &err),
+                     CA_OK, "%s", err.msg);
+        issue(iss, &leaf);
+        cr_assert_eq(ca_issuer_verify_peer(iss, leaf.der, leaf.der_len, now, &peer, &err), CA_OK,
+                     "key type %d: %s", types[i], err.msg);
+        cr_assert_str_eq(peer.spiffe_id, ident.spiffe_id);
+        leaf.der[leaf.der_len - 1] ^= 0x01; /* the signature's last byte */
+        cr_assert_eq(ca_issuer_verify_peer(iss, leaf.der, leaf.der_len, now, &peer, &err),
+                     CA_ERR_UNTRUSTED_CERT, "key type %d", types[i]);
+        assert_msg(&err, "not issued by this CA");
+        /* ... and the leaf of the P-256 intermediate is not one of its own. */
+        struct ca_leaf mine = {0};
+        issue(issuer, &mine);
+        cr_assert_eq(ca_issuer_verify_peer(iss, mine.der, mine.der_len, now, &peer, &err),
+                     CA_ERR_UNTRUSTED_CERT, "key type %d", types[i]);
+        ca_leaf_cleanup(&mine);
+        ca_leaf_cleanup(&leaf);
+        ca_issuer_free(iss);
+        testpki_cleanup(&other);
+    }
+}
+
 Test(ca_issuer, verify_peer_refuses_every_truncation)
 {
     struct ca_leaf leaf = {0};
