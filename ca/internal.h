@@ -129,7 +129,8 @@ struct ca_issuer {
     /* A signing context initialised once with |key| and |sign_md|, which
      * each leaf copies (EVP_MD_CTX_copy_ex only reads it) instead of looking
      * up the key management and signature algorithm again; NULL when the
-     * provider cannot copy one (pure Ed25519 in OpenSSL 3.0). */
+     * provider cannot copy one, and each leaf then initialises its own
+     * (OpenSSL 3.0.19 copies ECDSA, RSA and pure Ed25519 contexts alike). */
     EVP_MD_CTX *sign_ctx;
     /* The same for checking client certificates' signatures with the
      * intermediate's public key (peer.c). */
