@@ -210,6 +210,9 @@ static enum ca_err read_names(const struct ca_issuer *issuer, const GENERAL_NAME
     for (int i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
         int type = -1;
         const ASN1_STRING *s = GENERAL_NAME_get0_value(sk_GENERAL_NAME_value(gens, i), &type);
+        if (type != GEN_URI && type != GEN_DNS) {
+            continue; /* |s| is no string for a directoryName or otherName */
+        }
         size_t len = (size_t)ASN1_STRING_length(s);
         if (type == GEN_URI) {
             struct ca_error why = {0};
@@ -222,7 +225,7 @@ static enum ca_err read_names(const struct ca_issuer *issuer, const GENERAL_NAME
             }
             memcpy(out->spiffe_id, ASN1_STRING_get0_data(s), len);
             out->spiffe_id[len] = '\0';
-        } else if (type == GEN_DNS) {
+        } else {
             ENSURE(out->num_dns_names < CA_MAX_SANS && len > 0 && len <= CA_MAX_DNS_NAME_LEN &&
                        memchr(ASN1_STRING_get0_data(s), '\0', len) == NULL,
                    CA_ERR_UNTRUSTED_CERT, "certificate DNS names too many or too long");

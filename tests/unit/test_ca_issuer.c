@@ -621,6 +621,23 @@ Test(ca_issuer, verify_peer_accepts_the_unchanged_forgery_baseline)
     cr_assert_str_eq(peer.spiffe_id, "spiffe://example.org/ns/default/sa/web");
 }
 
+Test(ca_issuer, verify_peer_skips_san_kinds_it_does_not_read)
+{
+    struct ca_peer peer;
+    struct ca_error err = {0};
+    /* An otherName, an IP address, an email and a registeredID are not
+     * strings of the kind a URI or DNS name is: none may count as either. */
+    cr_assert_eq(verify_forged(NID_subject_alt_name,
+                               "critical,otherName:1.2.3.4;UTF8:spiffe://example.org/admin/ops,"
+                               "IP:127.0.0.1,email:ops@example.org,RID:1.2.3.4,"
+                               "URI:spiffe://example.org/ns/default/sa/web,DNS:web.example.org",
+                               &peer, &err),
+                 CA_OK, "%s", err.msg);
+    cr_assert_str_eq(peer.spiffe_id, "spiffe://example.org/ns/default/sa/web");
+    cr_assert_eq(peer.num_dns_names, 1);
+    cr_assert_str_eq(peer.dns_names[0], "web.example.org");
+}
+
 Test(ca_issuer, verify_peer_refuses_a_leaf_with_two_uri_sans)
 {
     struct ca_peer peer;
