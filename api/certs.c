@@ -237,7 +237,7 @@ static enum api_err admin_authenticate(struct api_request *req, int64_t now, str
         TRY(api_peer_der(req->conn, &req->peer_der, &req->peer_der_len, err));
     }
     TRY(api_peer_verify(api_server_issuer(req->srv), api_server_store(req->srv), req->peer_der,
-                        req->peer_der_len, now, &peer, err));
+                        req->peer_der_len, now, &peer, NULL, err));
     snprintf(req->spiffe_id, sizeof(req->spiffe_id), "%s", peer.spiffe_id);
     ENSURE(api_is_admin(api_server_config(req->srv), peer.spiffe_id), API_ERR_FORBIDDEN,
            "%s is not an admin (auth.admins)", peer.spiffe_id);

@@ -502,12 +502,16 @@ enum api_err api_peer_der(struct MHD_Connection *conn, unsigned char **out_der, 
                           struct api_error *err) __attribute__((warn_unused_result));
 
 /* api_peer_verify verifies a client certificate's DER against the issuer at
- * |now| and checks the store: it must be recorded and not revoked. Any
+ * |now| and checks the store: it must be recorded, with these very bytes,
+ * and not revoked. With |out_revoked| non-NULL a revoked certificate passes
+ * and *out_revoked says so (a certificate may revoke itself again). Any
  * failure is API_ERR_UNAUTHENTICATED with the reason, API_ERR_UNAVAILABLE
- * when the store cannot be read. Thread-safe. */
+ * when the store cannot be read; |out| holds the identity once the
+ * certificate itself verified, even when the store then refuses it.
+ * Thread-safe. */
 enum api_err api_peer_verify(const struct ca_issuer *issuer, struct store *st,
                              const unsigned char *der, size_t der_len, int64_t now,
-                             struct ca_peer *out, struct api_error *err)
+                             struct ca_peer *out, int *out_revoked, struct api_error *err)
     __attribute__((warn_unused_result));
 
 /* ---- Signing (api/sign.c) ---- */

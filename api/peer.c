@@ -41,7 +41,7 @@ out:
 
 enum api_err api_peer_verify(const struct ca_issuer *issuer, struct store *st,
                              const unsigned char *der, size_t der_len, int64_t now,
-                             struct ca_peer *out, struct api_error *err)
+                             struct ca_peer *out, int *out_revoked, struct api_error *err)
 {
     enum api_err rc = API_OK;
     struct ca_error cerr = {0};
@@ -62,8 +62,12 @@ enum api_err api_peer_verify(const struct ca_issuer *issuer, struct store *st,
            API_ERR_UNAUTHENTICATED,
            "client certificate refused: serial %s was recorded for another certificate",
            out->serial_hex);
-    ENSURE(rec.revoked_at == 0, API_ERR_UNAUTHENTICATED,
-           "client certificate refused: serial %s is revoked", out->serial_hex);
+    if (out_revoked != NULL) {
+        *out_revoked = rec.revoked_at != 0;
+    } else {
+        ENSURE(rec.revoked_at == 0, API_ERR_UNAUTHENTICATED,
+               "client certificate refused: serial %s is revoked", out->serial_hex);
+    }
 out:
     store_record_cleanup(&rec);
     return rc;

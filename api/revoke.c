@@ -7,7 +7,6 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
-#include <openssl/crypto.h>
 
 #include "internal.h"
 
@@ -58,45 +57,28 @@ struct caller {
     int already_revoked; /* the presented certificate itself is revoked */
 };
 
-/* authenticate verifies the client certificate like api_peer_verify, except
- * that a certificate already revoked may still ask to be revoked (again):
- * the answer is then the first revocation, as for anyone revoking twice. */
+/* authenticate verifies the client certificate as api_peer_verify does,
+ * except that a certificate already revoked may still ask to be revoked
+ * (again): the answer is then the first revocation, as for anyone revoking
+ * twice. */
 static enum api_err authenticate(struct api_request *req, const struct api_revoke_body *b,
                                  int64_t now, struct caller *out, struct api_error *err)
 {
-    enum api_err rc = API_OK;
-    struct ca_error cerr = {0};
-    struct store_record rec;
-
-    memset(&rec, 0, sizeof(rec));
-    enum ca_err crc = ca_issuer_verify_peer(api_server_issuer(req->srv), req->peer_der,
-                                            req->peer_der_len, now, &out->peer, &cerr);
-    if (crc == CA_ERR_INVALID_CERT || crc == CA_ERR_UNTRUSTED_CERT) {
-        rc = api_fail(err, API_ERR_UNAUTHENTICATED, "client certificate refused: %s", cerr.msg);
-        goto out;
-    }
-    ENSURE(crc == CA_OK, API_ERR_INTERNAL, "client certificate check failed");
+    enum api_err rc =
+        api_peer_verify(api_server_issuer(req->srv), api_server_store(req->srv), req->peer_der,
+                        req->peer_der_len, now, &out->peer, &out->already_revoked, err);
+    /* The log names whoever the certificate proved, even if the store refused it. */
     snprintf(req->spiffe_id, sizeof(req->spiffe_id), "%s", out->peer.spiffe_id);
-    enum store_err src =
-        store_get(api_server_store(req->srv), out->peer.serial, out->peer.serial_len, &rec);
-    ENSURE(src != STORE_ERR_NOT_FOUND, API_ERR_UNAUTHENTICATED,
-           "client certificate refused: serial %s was not issued by this server",
-           out->peer.serial_hex);
-    ENSURE(src == STORE_OK, API_ERR_UNAVAILABLE, "the issuance store cannot be read");
-    /* The record must hold this very certificate: a serial alone is not proof. */
-    ENSURE(rec.cert_der_len == req->peer_der_len &&
-               CRYPTO_memcmp(rec.cert_der, req->peer_der, req->peer_der_len) == 0,
-           API_ERR_UNAUTHENTICATED,
-           "client certificate refused: serial %s was recorded for another certificate",
-           out->peer.serial_hex);
+    if (rc != API_OK) {
+        return rc;
+    }
     out->is_target = out->peer.serial_len == b->serial_len &&
                      memcmp(out->peer.serial, b->serial, b->serial_len) == 0;
-    out->already_revoked = rec.revoked_at != 0;
-    ENSURE(!out->already_revoked || out->is_target, API_ERR_UNAUTHENTICATED,
-           "client certificate refused: serial %s is revoked", out->peer.serial_hex);
-out:
-    store_record_cleanup(&rec);
-    return rc;
+    if (out->already_revoked && !out->is_target) {
+        return api_fail(err, API_ERR_UNAUTHENTICATED,
+                        "client certificate refused: serial %s is revoked", out->peer.serial_hex);
+    }
+    return API_OK;
 }
 
 static enum api_err store_write_err(enum store_err code, struct api_error *err)

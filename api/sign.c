@@ -401,7 +401,7 @@ static enum api_err authenticate(struct api_request *req, int64_t now, struct ap
     }
     memset(&peer, 0, sizeof(peer));
     TRY(api_peer_verify(api_server_issuer(req->srv), api_server_store(req->srv), req->peer_der,
-                        req->peer_der_len, now, &peer, err));
+                        req->peer_der_len, now, &peer, NULL, err));
     /* The new SVID keeps the identity of the presented one, for the new key. */
     p->method = API_AUTH_MTLS;
     snprintf(p->spiffe_id, sizeof(p->spiffe_id), "%s", peer.spiffe_id);

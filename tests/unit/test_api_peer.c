@@ -117,8 +117,8 @@ Test(api_peer, accepts_a_recorded_certificate_and_reads_its_identity)
 {
     struct ca_peer peer;
     struct api_error err = {0};
-    cr_assert_eq(api_peer_verify(issuer, st, leaf.der, leaf.der_len, now, &peer, &err), API_OK,
-                 "%s", err.msg);
+    cr_assert_eq(api_peer_verify(issuer, st, leaf.der, leaf.der_len, now, &peer, NULL, &err),
+                 API_OK, "%s", err.msg);
     cr_assert_str_eq(peer.spiffe_id, WEB);
     cr_assert_eq(peer.num_dns_names, 1);
     cr_assert_str_eq(peer.dns_names[0], "web.example.org");
@@ -131,7 +131,7 @@ Test(api_peer, refuses_a_certificate_the_store_does_not_hold)
     struct ca_peer peer;
     struct api_error err = {0};
     issue_leaf(issuer, &stray);
-    enum api_err rc = api_peer_verify(issuer, st, stray.der, stray.der_len, now, &peer, &err);
+    enum api_err rc = api_peer_verify(issuer, st, stray.der, stray.der_len, now, &peer, NULL, &err);
     assert_refused(rc, &err, "was not issued by this server");
     ca_leaf_cleanup(&stray);
 }
@@ -141,8 +141,30 @@ Test(api_peer, refuses_a_revoked_certificate)
     struct ca_peer peer;
     struct api_error err = {0};
     cr_assert_eq(store_revoke(st, leaf.serial, leaf.serial_len, now, 1, NULL), STORE_OK);
-    enum api_err rc = api_peer_verify(issuer, st, leaf.der, leaf.der_len, now, &peer, &err);
+    enum api_err rc = api_peer_verify(issuer, st, leaf.der, leaf.der_len, now, &peer, NULL, &err);
     assert_refused(rc, &err, "is revoked");
+}
+
+Test(api_peer, lets_a_revoked_certificate_through_only_when_asked_and_says_so)
+{
+    struct ca_peer peer;
+    struct api_error err = {0};
+    int revoked = -1;
+    cr_assert_eq(api_peer_verify(issuer, st, leaf.der, leaf.der_len, now, &peer, &revoked, &err),
+                 API_OK, "%s", err.msg);
+    cr_assert_eq(revoked, 0);
+    cr_assert_eq(store_revoke(st, leaf.serial, leaf.serial_len, now, 1, NULL), STORE_OK);
+    cr_assert_eq(api_peer_verify(issuer, st, leaf.der, leaf.der_len, now, &peer, &revoked, &err),
+                 API_OK, "%s", err.msg);
+    cr_assert_eq(revoked, 1);
+    cr_assert_str_eq(peer.spiffe_id, WEB);
+    /* Every other check still holds: a certificate the store lacks is refused. */
+    struct ca_leaf stray = {0};
+    issue_leaf(issuer, &stray);
+    enum api_err rc =
+        api_peer_verify(issuer, st, stray.der, stray.der_len, now, &peer, &revoked, &err);
+    assert_refused(rc, &err, "was not issued by this server");
+    ca_leaf_cleanup(&stray);
 }
 
 Test(api_peer, refuses_another_certificate_that_reuses_a_recorded_serial)
@@ -151,12 +173,12 @@ Test(api_peer, refuses_another_certificate_that_reuses_a_recorded_serial)
     struct api_error err = {0};
     size_t len = 0;
     unsigned char *der = forge(&leaf, "spiffe://example.org/admin/ops", &len);
-    enum api_err rc = api_peer_verify(issuer, st, der, len, now, &peer, &err);
+    enum api_err rc = api_peer_verify(issuer, st, der, len, now, &peer, NULL, &err);
     OPENSSL_free(der);
     assert_refused(rc, &err, "was recorded for another certificate");
     /* Even with the recorded identity: only the recorded bytes count. */
     der = forge(&leaf, WEB, &len);
-    rc = api_peer_verify(issuer, st, der, len, now, &peer, &err);
+    rc = api_peer_verify(issuer, st, der, len, now, &peer, NULL, &err);
     OPENSSL_free(der);
     assert_refused(rc, &err, "was recorded for another certificate");
 }
@@ -174,7 +196,8 @@ Test(api_peer, refuses_a_foreign_certificate_whose_serial_is_recorded)
     record(&theirs, WEB);
     struct ca_peer peer;
     struct api_error err = {0};
-    enum api_err rc = api_peer_verify(issuer, st, theirs.der, theirs.der_len, now, &peer, &err);
+    enum api_err rc =
+        api_peer_verify(issuer, st, theirs.der, theirs.der_len, now, &peer, NULL, &err);
     assert_refused(rc, &err, "not issued by this CA");
     ca_leaf_cleanup(&theirs);
     ca_issuer_free(foreign);
@@ -186,6 +209,6 @@ Test(api_peer, refuses_an_expired_certificate_even_when_recorded)
     struct ca_peer peer;
     struct api_error err = {0};
     enum api_err rc =
-        api_peer_verify(issuer, st, leaf.der, leaf.der_len, leaf.not_after + 1, &peer, &err);
+        api_peer_verify(issuer, st, leaf.der, leaf.der_len, leaf.not_after + 1, &peer, NULL, &err);
     assert_refused(rc, &err, "expired");
 }
