@@ -163,14 +163,40 @@ check "GET answers keep the connection open (plain HTTP: health, CA, CRL, bundle
 check "GET answers keep the connection open (HTTPS)" \
   keep_alive "$HTTPS_URL/healthz" "$HTTPS_URL/v1/bundle" "$HTTPS_URL/no-such-route" "$HTTPS_URL/healthz"
 # A body sent to a route that takes none is read and dropped, up to 1 MiB:
-# a larger declared one is refused with 413 at once; a larger chunked one
-# is cut off without an answer.
+# a larger declared one is refused with 413 at once, before any of it is
+# read; a larger chunked one is cut off without an answer.
 head -c 4096 /dev/zero >body4k
 head -c $((2 * 1024 * 1024)) /dev/zero >body2m
 expect_eq "GET /healthz with a 4 KiB body is answered 200 (the body is dropped)" \
   "$(curl -s -o /dev/null -w '%{http_code}' -X GET --data-binary @body4k "$HTTP_URL/healthz")" 200
-expect_eq "GET /healthz declaring a 2 MiB body is 413" \
-  "$(curl -s -o /dev/null -w '%{http_code}' -H 'Expect:' -X GET --data-binary @body2m "$HTTP_URL/healthz")" 413
+# The client declares 2 MiB and sends none of it: the 413 must come from the
+# header alone, and the server then closes. (A client that pushes the body
+# anyway races the close: the kernel resets a socket closed with unread
+# data, and that reset can destroy the 413 before the client reads it. A
+# client sending "Expect: 100-continue", as curl does, never pushes it.)
+declared_2m() {
+  python3 - "${HTTP_URL#http://127.0.0.1:}" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          b"Content-Length: 2097152\r\n\r\n")
+got = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break  # the server closed the connection
+    got += chunk
+status = got.split(b"\r\n", 1)[0].split(b" ")
+body = got.split(b"\r\n\r\n", 1)[-1]
+print(status[1].decode(errors="replace") if len(status) > 1 else "none",
+      b'"payload_too_large"' in body)
+PY
+}
+expect_eq "GET /healthz declaring a 2 MiB body is 413 at once, and the connection closed" \
+  "$(declared_2m)" "413 True"
+expect_eq "the same with curl's Expect: 100-continue is 413, the body never sent" \
+  "$(curl -s -o /dev/null -w '%{http_code} %{size_upload}' -H 'Expect: 100-continue' -X GET \
+    --data-binary @body2m "$HTTP_URL/healthz")" "413 0"
 expect_eq "GET /healthz with a chunked 2 MiB body is cut off without an answer" \
   "$(curl -s -o /dev/null -w '%{http_code}' -H 'Expect:' -H 'Transfer-Encoding: chunked' -X GET \
     --data-binary @body2m "$HTTP_URL/healthz")" 000
