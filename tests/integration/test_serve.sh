@@ -173,7 +173,8 @@ expect_eq "GET /healthz with a 4 KiB body is answered 200 (the body is dropped)"
 # header alone, and the server then closes. (A client that pushes the body
 # anyway races the close: the kernel resets a socket closed with unread
 # data, and that reset can destroy the 413 before the client reads it. A
-# client sending "Expect: 100-continue", as curl does, never pushes it.)
+# client sending "Expect: 100-continue", as curl does for large bodies,
+# waits for the answer and never pushes it.)
 declared_2m() {
   python3 - "${HTTP_URL#http://127.0.0.1:}" <<'PY'
 import socket, sys
