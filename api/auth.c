@@ -53,6 +53,9 @@ struct api_auth {
     pthread_mutex_t cache_lock;
     int cache_lock_ready;
     struct cache_slot *cache; /* CACHE_SLOTS, under cache_lock */
+    /* SHA-256 for the cache's token hashes, fetched once: EVP_sha256()
+     * looks the implementation up again on every digest. */
+    EVP_MD *sha256;
 };
 
 /* ---- Set-up ---- */
@@ -70,6 +73,8 @@ enum api_err api_auth_new(const struct api_config *cfg, struct store *st, struct
     ENSURE(auth->cache != NULL, API_ERR_INTERNAL, "out of memory");
     ENSURE(pthread_mutex_init(&auth->cache_lock, NULL) == 0, API_ERR_INTERNAL, "out of memory");
     auth->cache_lock_ready = 1;
+    auth->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    ENSURE(auth->sha256 != NULL, API_ERR_INTERNAL, "SHA-256 is not available");
     ENSURE(cfg->num_provisioners <= API_MAX_LIST && cfg->num_k8s_audiences <= API_MAX_LIST,
            API_ERR_INTERNAL, "config lists too long");
     ENSURE(cfg->num_provisioners == 0 || st != NULL, API_ERR_INTERNAL,
@@ -122,6 +127,7 @@ void api_auth_free(struct api_auth *auth)
         pthread_mutex_destroy(&auth->cache_lock);
     }
     free(auth->cache);
+    EVP_MD_free(auth->sha256);
     free(auth);
 }
 
@@ -533,7 +539,7 @@ enum api_err api_auth_bearer(struct api_auth *auth, const char *token, size_t to
     struct api_principal principal;
 
     TRY(split(token, token_len, &hdr_len, &payload_len, err));
-    OSSL(EVP_Digest(token, token_len, hash, NULL, EVP_sha256(), NULL), API_ERR_INTERNAL,
+    OSSL(EVP_Digest(token, token_len, hash, NULL, auth->sha256, NULL), API_ERR_INTERNAL,
          "cannot hash token");
     if (cache_get(auth, hash, now, out)) {
         goto out;

@@ -356,27 +356,96 @@ void ca_serial_hex(const unsigned char *serial, size_t len, char *out)
     out[n] = '\0';
 }
 
-/* sign signs the certificate with the intermediate key and the digest fixed
- * at start-up (ecdsa-with-SHA256 for P-256, SHA-384 for P-384, pure Ed25519,
- * sha256WithRSAEncryption), from a copy of the issuer's pre-initialised
- * context when there is one. X509_sign_ctx writes signature and both
- * AlgorithmIdentifiers. */
-static enum ca_err sign(const struct ca_issuer *issuer, X509 *cert, struct ca_error *err)
+/* start_signing returns a signing context for the intermediate key and the
+ * digest fixed at start-up (ecdsa-with-SHA256 for P-256, SHA-384 for P-384,
+ * pure Ed25519, sha256WithRSAEncryption): a copy of the issuer's
+ * pre-initialised context when there is one. */
+static EVP_MD_CTX *start_signing(const struct ca_issuer *issuer)
+{
+    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+    int ok = mctx != NULL &&
+             (issuer->sign_ctx != NULL
+                  ? EVP_MD_CTX_copy_ex(mctx, issuer->sign_ctx)
+                  : EVP_DigestSignInit(mctx, NULL, issuer->sign_md, NULL, issuer->key)) == 1;
+    if (!ok) {
+        EVP_MD_CTX_free(mctx);
+        return NULL;
+    }
+    return mctx;
+}
+
+/* sign_template signs a new leaf template once with X509_sign_ctx, which
+ * writes both of its AlgorithmIdentifiers (the TBS's signature field and the
+ * outer signatureAlgorithm). OpenSSL has no other setter for the first; a
+ * pooled template keeps both, and sign_encode reuses them. */
+static enum ca_err sign_template(const struct ca_issuer *issuer, X509 *cert, struct ca_error *err)
 {
     enum ca_err rc = CA_OK;
-    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+    EVP_MD_CTX *mctx = start_signing(issuer);
 
-    ENSURE(mctx != NULL, CA_ERR_INTERNAL, "out of memory");
-    if (issuer->sign_ctx != NULL) {
-        OSSL(EVP_MD_CTX_copy_ex(mctx, issuer->sign_ctx), CA_ERR_INTERNAL, "cannot start signing");
-    } else {
-        OSSL(EVP_DigestSignInit(mctx, NULL, issuer->sign_md, NULL, issuer->key), CA_ERR_INTERNAL,
-             "cannot start signing");
-    }
+    ENSURE(mctx != NULL, CA_ERR_INTERNAL, "cannot start signing");
     ENSURE(X509_sign_ctx(cert, mctx) > 0, CA_ERR_INTERNAL, "cannot sign the certificate");
 out:
     ERR_clear_error();
     EVP_MD_CTX_free(mctx);
+    return rc;
+}
+
+/* sign_encode encodes |cert|'s TBSCertificate once, signs those bytes and
+ * writes the Certificate (RFC 5280 4.1: SEQUENCE { tbsCertificate,
+ * signatureAlgorithm, signatureValue BIT STRING }) around them into |out|.
+ * X509_sign_ctx followed by i2d_X509 would encode the TBS twice: OpenSSL does
+ * not keep the encoding it signed. The signatureAlgorithm is the template's
+ * own (sign_template), the same the TBS names; ASN1_put_object writes the
+ * two headers. The X509 keeps its old signature: it is only a template. */
+static enum ca_err sign_encode(const struct ca_issuer *issuer, X509 *cert, struct ca_leaf *out,
+                               struct ca_error *err)
+{
+    enum ca_err rc = CA_OK;
+    EVP_MD_CTX *mctx = NULL;
+    unsigned char *tbs = NULL;
+    unsigned char *alg = NULL;
+    unsigned char sig[1024]; /* an RSA-8192 signature; ECDSA and Ed25519 need far less */
+    size_t sig_len = sizeof(sig);
+    const ASN1_BIT_STRING *old_sig = NULL;
+    const X509_ALGOR *sig_alg = NULL;
+
+    int tbs_len = i2d_re_X509_tbs(cert, &tbs);
+    ENSURE(tbs_len > 0, CA_ERR_INTERNAL, "cannot encode the certificate");
+    X509_get0_signature(&old_sig, &sig_alg, cert);
+    int alg_len = i2d_X509_ALGOR(sig_alg, &alg);
+    ENSURE(alg_len > 0, CA_ERR_INTERNAL, "cannot encode the signature algorithm");
+    ENSURE(EVP_PKEY_get_size(issuer->key) <= (int)sizeof(sig), CA_ERR_INTERNAL,
+           "signature too long");
+    mctx = start_signing(issuer);
+    ENSURE(mctx != NULL, CA_ERR_INTERNAL, "cannot start signing");
+    OSSL(EVP_DigestSign(mctx, sig, &sig_len, tbs, (size_t)tbs_len), CA_ERR_INTERNAL,
+         "cannot sign the certificate");
+
+    /* All three lengths are a few KiB at most: no int overflows. */
+    int bits_len = 1 + (int)sig_len; /* no unused bits, then the signature */
+    int body_len = tbs_len + alg_len + ASN1_object_size(0, bits_len, V_ASN1_BIT_STRING);
+    int der_len = ASN1_object_size(1, body_len, V_ASN1_SEQUENCE);
+    ENSURE(der_len > 0, CA_ERR_INTERNAL, "cannot encode the certificate");
+    out->der = OPENSSL_malloc((size_t)der_len);
+    ENSURE(out->der != NULL, CA_ERR_INTERNAL, "out of memory");
+    unsigned char *p = out->der;
+    ASN1_put_object(&p, 1, body_len, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+    memcpy(p, tbs, (size_t)tbs_len);
+    p += tbs_len;
+    memcpy(p, alg, (size_t)alg_len);
+    p += alg_len;
+    ASN1_put_object(&p, 0, bits_len, V_ASN1_BIT_STRING, V_ASN1_UNIVERSAL);
+    *p++ = 0;
+    memcpy(p, sig, sig_len);
+    p += sig_len;
+    ENSURE(p == out->der + der_len, CA_ERR_INTERNAL, "cannot encode the certificate");
+    out->der_len = (size_t)der_len;
+out:
+    ERR_clear_error();
+    EVP_MD_CTX_free(mctx);
+    OPENSSL_free(tbs);
+    OPENSSL_free(alg);
     return rc;
 }
 
@@ -388,20 +457,18 @@ static int add_const(X509 *cert, int nid, void *value, int crit)
     return X509_add1_ext_i2d(cert, nid, value, crit, X509V3_ADD_APPEND);
 }
 
-/* encode fills |out| with the DER and PEM of |cert|. The PEM is what
- * PEM_write_bio writes (RFC 7468 2: BEGIN line, base64 in lines of 64
- * characters, END line), encoded by EVP_EncodeUpdate straight into the
- * output instead of through a memory BIO and a copy. */
-static enum ca_err encode(X509 *cert, struct ca_leaf *out, struct ca_error *err)
+/* encode_pem fills |out|'s PEM from its DER. The PEM is what PEM_write_bio
+ * writes (RFC 7468 2: BEGIN line, base64 in lines of 64 characters, END
+ * line), encoded by EVP_EncodeUpdate straight into the output instead of
+ * through a memory BIO and a copy. */
+static enum ca_err encode_pem(struct ca_leaf *out, struct ca_error *err)
 {
     static const char begin[] = "-----BEGIN " PEM_STRING_X509 "-----\n";
     static const char end[] = "-----END " PEM_STRING_X509 "-----\n";
     enum ca_err rc = CA_OK;
     EVP_ENCODE_CTX *ctx = NULL;
 
-    int der_len = i2d_X509(cert, &out->der);
-    ENSURE(der_len > 0, CA_ERR_INTERNAL, "cannot encode the certificate");
-    out->der_len = (size_t)der_len;
+    int der_len = (int)out->der_len; /* a few KiB (sign_encode) */
     ctx = EVP_ENCODE_CTX_new();
     ENSURE(ctx != NULL, CA_ERR_INTERNAL, "out of memory");
     /* EVP_ENCODE_LENGTH bounds the base64 and its newlines; der_len is far
@@ -486,8 +553,11 @@ enum ca_err ca_leaf_build(const struct ca_issuer *issuer, const struct ca_spki *
              "cannot add extension");
     }
 
-    TRY(sign(issuer, cert, err));
-    TRY(encode(cert, &leaf, err));
+    if (fresh) {
+        TRY(sign_template(issuer, cert, err));
+    }
+    TRY(sign_encode(issuer, cert, &leaf, err));
+    TRY(encode_pem(&leaf, err));
 
     *out = leaf;
     memset(&leaf, 0, sizeof(leaf));

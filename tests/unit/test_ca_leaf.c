@@ -123,6 +123,21 @@ static void assert_profile(const struct ca_leaf *leaf, EVP_PKEY *key, int64_t no
     cr_assert_eq(X509_get_signature_nid(x), want_sig, "signature %s",
                  OBJ_nid2sn(X509_get_signature_nid(x)));
     cr_assert_eq(X509_verify(x, pki.inter_key), 1);
+    /* The DER is OpenSSL's own encoding of what it holds: re-encoding the
+     * parsed certificate gives the same bytes (leaf.c writes the outer
+     * SEQUENCE and BIT STRING around the TBS it signed). */
+    unsigned char *re = NULL;
+    int re_len = i2d_X509(x, &re);
+    cr_assert_eq(re_len, (int)leaf->der_len);
+    cr_assert_eq(memcmp(re, leaf->der, leaf->der_len), 0);
+    OPENSSL_free(re);
+    unsigned char *tbs = NULL;
+    int tbs_len = i2d_re_X509_tbs(x, &tbs);
+    cr_assert_gt(tbs_len, 0);
+    cr_assert_eq(memcmp(tbs, leaf->der + (leaf->der[1] & 0x80 ? 2 + (leaf->der[1] & 0x7f) : 2),
+                        (size_t)tbs_len),
+                 0, "the TBS is encoded as OpenSSL encodes it afresh");
+    OPENSSL_free(tbs);
 
     /* Empty subject, issuer = the intermediate's subject. */
     cr_assert_eq(X509_NAME_entry_count(X509_get_subject_name(x)), 0);
