@@ -407,12 +407,11 @@ static enum ca_err sign_encode(const struct ca_issuer *issuer, X509 *cert, struc
     unsigned char *alg = NULL;
     unsigned char sig[1024]; /* an RSA-8192 signature; ECDSA and Ed25519 need far less */
     size_t sig_len = sizeof(sig);
-    const ASN1_BIT_STRING *old_sig = NULL;
     const X509_ALGOR *sig_alg = NULL;
 
     int tbs_len = i2d_re_X509_tbs(cert, &tbs);
     ENSURE(tbs_len > 0, CA_ERR_INTERNAL, "cannot encode the certificate");
-    X509_get0_signature(&old_sig, &sig_alg, cert);
+    X509_get0_signature(NULL, &sig_alg, cert);
     int alg_len = i2d_X509_ALGOR(sig_alg, &alg);
     ENSURE(alg_len > 0, CA_ERR_INTERNAL, "cannot encode the signature algorithm");
     ENSURE(EVP_PKEY_get_size(issuer->key) <= (int)sizeof(sig), CA_ERR_INTERNAL,
