@@ -122,6 +122,10 @@ struct api_principal {
     char jti[STORE_JTI_MAX];
     size_t jti_len;
     int64_t jti_expires_at; /* keep the id until then: exp plus the skew */
+    /* A renewal's presented certificate (renewed_len 0 otherwise), which
+     * must still be unrevoked when the new certificate's record commits. */
+    unsigned char renewed[CA_MAX_SERIAL_LEN];
+    size_t renewed_len;
 };
 
 /* struct api_auth holds the verification keys (JWKS, provisioner keys), built

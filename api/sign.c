@@ -203,6 +203,12 @@ static enum api_err store_err_map(enum store_err code, struct api_error *err)
             /* Another request spent the same token first; this certificate
              * was never recorded and never leaves. */
             return api_fail(err, API_ERR_UNAUTHENTICATED, "token already used");
+        case STORE_ERR_REVOKED:
+        case STORE_ERR_NOT_FOUND:
+            /* The certificate a renewal presented was revoked (or pruned)
+             * after it was checked and before the new record committed. */
+            return api_fail(err, API_ERR_UNAUTHENTICATED,
+                            "client certificate refused: it was revoked during the renewal");
         default:
             return api_fail(err, API_ERR_INTERNAL, "recording the issuance failed");
     }
@@ -358,8 +364,10 @@ static enum api_err issue(struct api_request *req, const struct api_principal *p
     api_metrics_stage(api_server_metrics(srv), API_STAGE_SIGN, (signed_ns - req->stage_ns) / 1000);
     req->stage_ns = signed_ns; /* before committed() can read it */
     struct store_jti jti = {p->jti, p->jti_len, p->jti_expires_at};
-    enum store_err src =
-        store_put_async(api_server_store(srv), rec, p->jti_len > 0 ? &jti : NULL, committed, req);
+    struct store_put_if cond = {.jti = p->jti_len > 0 ? &jti : NULL,
+                                .unrevoked = p->renewed_len > 0 ? p->renewed : NULL,
+                                .unrevoked_len = p->renewed_len};
+    enum store_err src = store_put_async(api_server_store(srv), rec, &cond, committed, req);
     if (src != STORE_OK) {
         pthread_mutex_lock(&s->mu);
         s->committing--;
@@ -410,6 +418,8 @@ static enum api_err authenticate(struct api_request *req, int64_t now, struct ap
         snprintf(p->dns_names[i], sizeof(p->dns_names[i]), "%s", peer.dns_names[i]);
     }
     p->max_ttl_s = renew_ttl(&peer);
+    memcpy(p->renewed, peer.serial, peer.serial_len);
+    p->renewed_len = peer.serial_len;
 out:
     return rc;
 }

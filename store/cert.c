@@ -50,6 +50,27 @@ out:
     return rc;
 }
 
+/* unrevoked returns STORE_OK when the record of |serial| is in |txn| and not
+ * revoked, STORE_ERR_REVOKED when it is revoked, STORE_ERR_NOT_FOUND when it
+ * is gone (pruned). */
+static enum store_err unrevoked(const struct store *st, MDB_txn *txn, const unsigned char *serial,
+                                size_t serial_len)
+{
+    enum store_err rc = STORE_OK;
+    struct store_record rec;
+    uint64_t seq = 0;
+
+    memset(&rec, 0, sizeof(rec));
+    TRY(store_seq_by_serial(st, txn, serial, serial_len, &seq));
+    TRY(store_record_load(st, txn, seq, 0, &rec));
+    ENSURE(rec.serial_len == serial_len && memcmp(rec.serial, serial, serial_len) == 0,
+           STORE_ERR_CORRUPT);
+    ENSURE(rec.revoked_at == 0, STORE_ERR_REVOKED);
+out:
+    store_record_cleanup(&rec);
+    return rc;
+}
+
 enum store_err store_put_apply(struct store *st, MDB_txn *txn, struct store_op *op)
 {
     enum store_err rc = STORE_OK;
@@ -60,8 +81,13 @@ enum store_err store_put_apply(struct store *st, MDB_txn *txn, struct store_op *
     uint64_t seq = 0;
     int wrote = 0;
 
+    /* The conditions, before anything is written: a failed one leaves the
+     * batch to go on without this op. */
     if (op->jti != NULL) {
-        TRY(store_jti_unused(st, txn, op)); /* spent already: nothing written */
+        TRY(store_jti_unused(st, txn, op));
+    }
+    if (op->unrevoked != NULL) {
+        TRY(unrevoked(st, txn, op->unrevoked, op->unrevoked_len));
     }
     TRY(store_meta_seq_take(st, txn, &seq));
     store_u64_put(seqbuf, seq);
@@ -102,25 +128,35 @@ enum store_err store_put(struct store *st, const struct store_record *rec)
 }
 
 enum store_err store_put_async(struct store *st, const struct store_record *rec,
-                               const struct store_jti *jti,
+                               const struct store_put_if *cond,
                                void (*done)(void *arg, enum store_err rc), void *arg)
 {
+    const struct store_jti *jti = cond != NULL ? cond->jti : NULL;
+    const unsigned char *parent = cond != NULL ? cond->unrevoked : NULL;
+    size_t parent_len = parent != NULL ? cond->unrevoked_len : 0;
+
     if (st == NULL || done == NULL || store_record_check(rec) != STORE_OK ||
-        (jti != NULL && (jti->id == NULL || jti->len == 0 || jti->len > STORE_JTI_MAX))) {
+        (jti != NULL && (jti->id == NULL || jti->len == 0 || jti->len > STORE_JTI_MAX)) ||
+        (parent != NULL && !serial_ok(parent, parent_len))) {
         return STORE_ERR_INVALID_ARGUMENT;
     }
-    /* The jti travels with the op: one allocation, freed by the writer. */
-    size_t extra = jti != NULL ? jti->len : 0;
-    struct store_op *op = calloc(1, sizeof(*op) + extra);
+    /* The conditions travel with the op: one allocation, freed by the writer. */
+    size_t jti_len = jti != NULL ? jti->len : 0;
+    struct store_op *op = calloc(1, sizeof(*op) + parent_len + jti_len);
     if (op == NULL) {
         return STORE_ERR_INTERNAL;
     }
+    unsigned char *tail = (unsigned char *)(op + 1);
     op->kind = STORE_OP_PUT;
     op->rec = rec;
+    if (parent != NULL) {
+        memcpy(tail, parent, parent_len);
+        op->unrevoked = tail;
+        op->unrevoked_len = parent_len;
+    }
     if (jti != NULL) {
-        char *copy = (char *)(op + 1);
-        memcpy(copy, jti->id, jti->len);
-        op->jti = copy;
+        memcpy(tail + parent_len, jti->id, jti->len);
+        op->jti = (const char *)(tail + parent_len);
         op->jti_len = jti->len;
         op->expires_at = jti->expires_at;
     }

@@ -16,5 +16,5 @@ const char *store_err_name(enum store_err code)
 int store_err_clean(enum store_err rc)
 {
     return rc == STORE_ERR_EXISTS || rc == STORE_ERR_NOT_FOUND ||
-           rc == STORE_ERR_INVALID_ARGUMENT || rc == STORE_ERR_REPLAY;
+           rc == STORE_ERR_INVALID_ARGUMENT || rc == STORE_ERR_REPLAY || rc == STORE_ERR_REVOKED;
 }

@@ -98,6 +98,8 @@ struct store_op {
     struct store_record result; /* REVOKE: owned by the op until handed over */
     const char *jti;            /* JTI: borrowed; PUT: NULL, or the id to spend with it */
     size_t jti_len;
+    const unsigned char *unrevoked; /* PUT: NULL, or the serial that must be unrevoked */
+    size_t unrevoked_len;
     int64_t expires_at;
     uint64_t number; /* CRL: the number taken */
     enum store_err rc;
@@ -131,7 +133,7 @@ enum store_err store_err_from_mdb(int mdb_rc);
 
 /* store_err_clean says whether |rc| is one of the codes an op may return
  * before it has written anything (EXISTS, NOT_FOUND, INVALID_ARGUMENT,
- * REPLAY), so that its batch can go on without it. */
+ * REPLAY, REVOKED), so that its batch can go on without it. */
 int store_err_clean(enum store_err rc);
 
 /* ==== key.c: key layouts ==== */

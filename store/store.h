@@ -24,7 +24,8 @@
     X(STORE_ERR_CORRUPT, "corrupt")                                                                \
     X(STORE_ERR_VERSION, "version")                                                                \
     X(STORE_ERR_CLOSED, "closed")                                                                  \
-    X(STORE_ERR_REPLAY, "replay")
+    X(STORE_ERR_REPLAY, "replay")                                                                  \
+    X(STORE_ERR_REVOKED, "revoked")
 
 enum store_err {
 #define STORE_ERR_ENUM(code, name) code,
@@ -90,18 +91,31 @@ struct store_jti {
     int64_t expires_at;
 };
 
+/* struct store_put_if is what a put requires of the store when it commits.
+ * |jti|, when non-NULL, is a one-time token id that must be unspent; it is
+ * spent with the record. |unrevoked|, when non-NULL, is the serial
+ * (|unrevoked_len| bytes) of a record that must still exist and not be
+ * revoked: the certificate a renewal presented, so that a renewal racing
+ * a revocation of that certificate is settled by the commit order. */
+struct store_put_if {
+    const struct store_jti *jti;
+    const unsigned char *unrevoked;
+    size_t unrevoked_len;
+};
+
 /* store_put_async queues |rec| for the next group commit and returns at once.
  * done(arg, rc) then runs on the store's writer thread once that commit is
  * synced (STORE_OK) or has failed (the codes of store_put); until it runs,
- * |rec| and what it points to must stay valid and unchanged. When |jti| is
- * non-NULL (it is copied) the token id is spent in the same transaction as
- * the record: both are committed, or, when the id was already spent,
- * neither and the code is STORE_ERR_REPLAY. When store_put_async itself
- * fails (STORE_ERR_CLOSED once the store is closing), |done| is never called.
- * |done| must be quick and must not write to the store: the next batch waits
- * for it. store_close runs every pending |done|. */
+ * |rec| and what it points to must stay valid and unchanged. |cond| (NULL for
+ * none; what it points to is copied) is checked in the commit's transaction
+ * before anything is written: when it fails, nothing is written and the code
+ * is STORE_ERR_REPLAY (the jti was spent), STORE_ERR_REVOKED (the |unrevoked|
+ * record is revoked) or STORE_ERR_NOT_FOUND (that record is gone). When
+ * store_put_async itself fails (STORE_ERR_CLOSED once the store is closing),
+ * |done| is never called. |done| must be quick and must not write to the
+ * store: the next batch waits for it. store_close runs every pending |done|. */
 enum store_err store_put_async(struct store *st, const struct store_record *rec,
-                               const struct store_jti *jti,
+                               const struct store_put_if *cond,
                                void (*done)(void *arg, enum store_err rc), void *arg)
     __attribute__((warn_unused_result));
 

@@ -142,6 +142,25 @@ refused "listing without a client certificate is 401" 401 unauthenticated "$st"
 st=$(curl -s -o "$T_DIR/out" -w '%{http_code}' "$HTTP_URL/v1/certs")
 refused "GET /v1/certs is not served on plain HTTP" 404 not_found "$st"
 
+echo "# a renewal racing the revocation of the certificate it presents"
+# Either the renewal is recorded before the revocation is answered (and the
+# admin's listing right after the 200 shows it, to be revoked in turn) or it
+# is refused 401. An RSA-4096 CSR makes the renewal's signing slower, which
+# widens the window between its checks and its commit.
+openssl req -new -newkey rsa:4096 -nodes -keyout "$T_DIR/racer.key" -subj / \
+  -out "$T_DIR/racer.csr" 2>/dev/null && body "$T_DIR/racer.csr" >"$T_DIR/race.json"
+names=""
+for i in $(seq 1 24); do
+  issue "race$i" "spiffe://example.org/ns/default/sa/race$i" >/dev/null && names="$names race$i"
+done
+expect_eq "24 SVIDs to race with are issued" "$(echo $names | wc -w)" 24
+if out=$(python3 "$(dirname "$0")/renew_revoke_race.py" "$T_DIR" "$HTTPS_PORT" \
+  spiffe://example.org/ns/default/sa/ $names 2>&1); then
+  t_ok "no renewal racing its revocation is delivered unrecorded by then: $(echo $out)"
+else
+  t_fail "no renewal racing its revocation is delivered unrecorded by then" "$out"
+fi
+
 echo "# durability"
 st=$(as admin POST /v1/revoke "$(revoke_body "$CACHE" affiliationChanged)")
 stop_server KILL

@@ -87,14 +87,15 @@ static inline void tst_record(struct store_record *rec, uint32_t n, const char *
     rec->cert_der_len = TST_CERT_LEN;
 }
 
-/* struct tst_async is one store_put_async: the record, the jti it spends (or
- * NULL) and, once the callback ran, its result and whether the record could
- * be read back from inside the callback. tst_async_run queues |num| of them
- * back to back and waits for every callback. */
+/* struct tst_async is one store_put_async: the record, what it requires (the
+ * jti it spends, the serial that must be unrevoked) and, once the callback
+ * ran, its result and whether the record could be read back from inside the
+ * callback. tst_async_run queues |num| of them back to back and waits for
+ * every callback. */
 struct tst_async {
     struct store *st;
     struct store_record rec;
-    const struct store_jti *jti;
+    struct store_put_if cond;
     enum store_err rc;
     int readable;
     size_t *calls;
@@ -118,21 +119,33 @@ static inline void tst_async_done(void *arg, enum store_err rc)
     pthread_mutex_unlock(&tst_async_mu);
 }
 
-static inline void tst_async_run(struct store *st, struct tst_async *a, size_t num)
+/* tst_async_queue queues |num| puts without waiting; tst_async_wait waits
+ * until |*calls| callbacks have run. */
+static inline void tst_async_queue(struct store *st, struct tst_async *a, size_t num, size_t *calls)
 {
-    size_t calls = 0;
     for (size_t i = 0; i < num; i++) {
         a[i].st = st;
         a[i].rc = STORE_ERR_INTERNAL;
-        a[i].calls = &calls;
-        enum store_err rc = store_put_async(st, &a[i].rec, a[i].jti, tst_async_done, &a[i]);
+        a[i].calls = calls;
+        enum store_err rc = store_put_async(st, &a[i].rec, &a[i].cond, tst_async_done, &a[i]);
         cr_assert_eq(rc, STORE_OK, "store_put_async %zu: %s", i, store_err_name(rc));
     }
+}
+
+static inline void tst_async_wait(size_t *calls, size_t num)
+{
     pthread_mutex_lock(&tst_async_mu);
-    while (calls < num) {
+    while (*calls < num) {
         pthread_cond_wait(&tst_async_cv, &tst_async_mu);
     }
     pthread_mutex_unlock(&tst_async_mu);
+}
+
+static inline void tst_async_run(struct store *st, struct tst_async *a, size_t num)
+{
+    size_t calls = 0;
+    tst_async_queue(st, a, num, &calls);
+    tst_async_wait(&calls, num);
     cr_assert_eq(calls, num, "each callback ran once");
 }
 

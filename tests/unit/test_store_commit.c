@@ -376,6 +376,68 @@ Test(store_commit, put_async_calls_back_once_per_record_after_the_commit)
     cr_assert_lt(stats.commits, ASYNC_NUM - 10, "queued puts share commits");
 }
 
+/* A renewal's record requires the certificate it renewed to be unrevoked
+ * when it commits: the writer orders it against that certificate's
+ * revocation, so a renewal racing a revoke either lands before it (and is
+ * listed by then) or is refused. */
+Test(store_commit, put_async_requiring_an_unrevoked_record_is_ordered_against_its_revocation)
+{
+    enum {
+        N = 8
+    };
+    static struct tst_async before[N], after[N], gone, both;
+    struct store_record parent;
+    struct store_jti jti = {"renewal-jti", 11, 2000000000};
+
+    tst_record(&parent, 900, ID, 2000000000);
+    cr_assert_eq(store_put(st, &parent), STORE_OK);
+    for (uint32_t i = 0; i < N; i++) {
+        tst_record(&before[i].rec, 910 + i, ID, 2000000000);
+        tst_record(&after[i].rec, 930 + i, ID, 2000000000);
+        before[i].cond = after[i].cond =
+            (struct store_put_if){.unrevoked = parent.serial, .unrevoked_len = parent.serial_len};
+    }
+    /* Queued before the revocation, so applied before it: committed. */
+    size_t calls = 0;
+    tst_async_queue(st, before, N, &calls);
+    cr_assert_eq(store_revoke(st, parent.serial, parent.serial_len, 1700000500, 1, NULL), STORE_OK);
+    tst_async_wait(&calls, N);
+    tst_async_run(st, after, N);
+    for (size_t i = 0; i < N; i++) {
+        cr_assert_eq(before[i].rc, STORE_OK, "before %zu: %s", i, store_err_name(before[i].rc));
+        cr_assert(before[i].readable);
+        cr_assert_eq(after[i].rc, STORE_ERR_REVOKED, "after %zu: %s", i,
+                     store_err_name(after[i].rc));
+        cr_assert_not(after[i].readable, "a refused renewal writes nothing");
+    }
+    /* A record that is not there (pruned) is refused as well. */
+    unsigned char missing[16];
+    tst_serial(999, missing);
+    tst_record(&gone.rec, 950, ID, 2000000000);
+    gone.cond = (struct store_put_if){.unrevoked = missing, .unrevoked_len = sizeof(missing)};
+    tst_async_run(st, &gone, 1);
+    cr_assert_eq(gone.rc, STORE_ERR_NOT_FOUND, "%s", store_err_name(gone.rc));
+    cr_assert_not(gone.readable);
+    /* Refused with a jti: the token stays unspent. */
+    tst_record(&both.rec, 960, ID, 2000000000);
+    both.cond = (struct store_put_if){
+        .jti = &jti, .unrevoked = parent.serial, .unrevoked_len = parent.serial_len};
+    tst_async_run(st, &both, 1);
+    cr_assert_eq(both.rc, STORE_ERR_REVOKED);
+    cr_assert_eq(store_jti_check(st, jti.id, jti.len), STORE_OK, "the token is unspent");
+
+    struct store_stats stats;
+    cr_assert_eq(store_stats_get(st, &stats), STORE_OK);
+    cr_assert_eq(stats.num_records, 1 + N);
+    struct store_put_if bad[] = {
+        {.unrevoked = parent.serial, .unrevoked_len = 0},
+        {.unrevoked = parent.serial, .unrevoked_len = STORE_SERIAL_MAX + 1}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(store_put_async(st, &gone.rec, &bad[i], tst_async_done, &gone),
+                     STORE_ERR_INVALID_ARGUMENT, "bad serial %zu", i);
+    }
+}
+
 static void count_cb(void *arg, enum store_err rc)
 {
     size_t *n = arg;

@@ -97,7 +97,7 @@ static int put_spending(size_t num, uint32_t first, const char *jti)
     cr_assert_leq(num, RACERS);
     for (size_t i = 0; i < num; i++) {
         tst_record(&a[i].rec, first + (uint32_t)i, ID, 2000000000);
-        a[i].jti = &j;
+        a[i].cond.jti = &j;
     }
     tst_async_run(st, a, num);
     for (size_t i = 0; i < num; i++) {
@@ -141,7 +141,7 @@ Test(store_jti, a_put_that_fails_leaves_its_jti_unspent)
     tst_put(st, 500, ID, 2000000000);
     memset(&a, 0, sizeof(a));
     tst_record(&a.rec, 500, ID, 2000000000);
-    a.jti = &j;
+    a.cond.jti = &j;
     tst_async_run(st, &a, 1);
     cr_assert_eq(a.rc, STORE_ERR_EXISTS);
     cr_assert_eq(store_jti_check(st, "unspent", 7), STORE_OK);
@@ -149,7 +149,8 @@ Test(store_jti, a_put_that_fails_leaves_its_jti_unspent)
 
     struct store_jti bad[] = {{NULL, 1, 1}, {"x", 0, 1}, {"x", STORE_JTI_MAX + 1, 1}};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        cr_assert_eq(store_put_async(st, &a.rec, &bad[i], tst_async_done, &a),
+        struct store_put_if cond = {.jti = &bad[i]};
+        cr_assert_eq(store_put_async(st, &a.rec, &cond, tst_async_done, &a),
                      STORE_ERR_INVALID_ARGUMENT, "bad jti %zu", i);
     }
     cr_assert_eq(store_jti_check(st, NULL, 1), STORE_ERR_INVALID_ARGUMENT);
@@ -176,7 +177,7 @@ Test(store_jti, a_put_refused_by_a_full_map_leaves_its_jti_unspent)
     cr_assert_eq(rc, STORE_ERR_MAP_FULL, "%s after %u puts", store_err_name(rc), n);
     memset(&a, 0, sizeof(a));
     tst_record(&a.rec, 100000, ID, 2000000000);
-    a.jti = &j;
+    a.cond.jti = &j;
     tst_async_run(st, &a, 1);
     cr_assert_eq(a.rc, STORE_ERR_MAP_FULL);
     cr_assert_eq(a.readable, 0);
