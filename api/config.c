@@ -438,6 +438,8 @@ static enum api_err parse_listen(struct walk *w, json_t *root, struct api_config
     TRY(get_string(w, obj, "listen", "http", 0, cfg->listen_http, sizeof(cfg->listen_http)));
     ENSURE(cfg->listen_http[0] == '\0' || listen_check(cfg->listen_http, strlen(cfg->listen_http)),
            API_ERR_BAD_REQUEST, "listen.http: expected \"host:port\" with a port 1..65535");
+    ENSURE(strcmp(cfg->listen_http, cfg->listen_https) != 0, API_ERR_BAD_REQUEST,
+           "listen.http: the same address as listen.https");
 out:
     return rc;
 }

@@ -590,12 +590,14 @@ struct api_metrics *api_server_metrics(struct api_server *srv);
 struct api_signer *api_server_signer(const struct api_server *srv);
 const char *api_server_bundle_json(const struct api_server *srv, size_t *out_len);
 
-/* api_server_store_failed records that a store write failed with |code| (so
+/* api_server_store_result records that a store write failed with |code| (so
  * /readyz answers 503 until a write succeeds) or succeeded (STORE_OK). */
 void api_server_store_result(struct api_server *srv, enum store_err code);
 
 /* api_server_ready says whether the store is open and writable and the
- * intermediate valid at |now|; on 0 |*out_why| gets a static reason. */
+ * intermediate valid at |now|; on 0 |*out_why| gets a static reason. After a
+ * failed write it probes the store with a small write (store_probe), at most
+ * every 5 s, and is ready again once one succeeds. */
 int api_server_ready(struct api_server *srv, int64_t now, const char **out_why);
 
 /* api_server_log_level returns the minimum level of request logs. */

@@ -44,6 +44,8 @@
 #define API_SIGN_QUEUE_DEFAULT  256
 #define API_STOP_GRACE_MS       10000
 #define API_MAINTENANCE_EVERY_S 30
+#define API_STORE_PROBE_EVERY_S 5
+#define API_STORE_ROOM          ((size_t)256 * 1024) /* a batch of 64 issuances, with margin */
 #define API_BUNDLE_REFRESH_S    300
 
 /* The TLS identity the handshake presents: leaf first, then the chain. */
@@ -70,7 +72,8 @@ struct api_server {
     char *trust_pem; /* roots and intermediate: the CAs named in CertificateRequest */
     _Atomic int inflight;
     _Atomic int store_failed;
-    _Atomic int draining; /* stopping: every response closes its connection */
+    _Atomic int64_t store_probed_at; /* api_server_ready's last probe write */
+    _Atomic int draining;            /* stopping: every response closes its connection */
     struct api_listener https_listener;
     struct api_listener http_listener;
     struct MHD_Daemon *https;
@@ -181,6 +184,14 @@ void api_server_store_result(struct api_server *srv, enum store_err code)
     }
 }
 
+/* has_room says whether the store has the pages a full batch of issuances
+ * needs, in its map and on its filesystem. */
+static int has_room(const struct store_stats *st)
+{
+    return (st->map_size == 0 || st->map_size - st->map_used >= API_STORE_ROOM) &&
+           st->disk_free >= API_STORE_ROOM;
+}
+
 int api_server_ready(struct api_server *srv, int64_t now, const char **out_why)
 {
     struct store_stats st;
@@ -189,16 +200,28 @@ int api_server_ready(struct api_server *srv, int64_t now, const char **out_why)
         *out_why = "the intermediate has expired";
         return 0;
     }
-    if (atomic_load(&srv->store_failed)) {
-        *out_why = "the last store write failed";
-        return 0;
-    }
     if (store_stats_get(srv->store, &st) != STORE_OK) {
         *out_why = "the store cannot be read";
         return 0;
     }
     if (st.map_size > 0 && st.map_used >= st.map_size) {
         *out_why = "the store is full";
+        return 0;
+    }
+    if (atomic_load(&srv->store_failed)) {
+        /* While not ready the server gets no issuances (a Service drops the
+         * pod), so none would learn that writes work again. A small synced
+         * write, at most every API_STORE_PROBE_EVERY_S, does, once there is
+         * room again: the probe alone can succeed on pages LMDB recycles
+         * while an issuance, which needs more, still fails. */
+        int64_t last = atomic_load(&srv->store_probed_at);
+        if (has_room(&st) && now - last >= API_STORE_PROBE_EVERY_S &&
+            atomic_compare_exchange_strong(&srv->store_probed_at, &last, now)) {
+            api_server_store_result(srv, store_probe(srv->store));
+        }
+    }
+    if (atomic_load(&srv->store_failed)) {
+        *out_why = "the last store write failed";
         return 0;
     }
     return 1;
@@ -553,11 +576,10 @@ static enum api_err start_daemons(struct api_server *srv, struct api_error *err)
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&https_addr, MHD_OPTION_THREAD_POOL_SIZE,
         pool_size(), MHD_OPTION_CONNECTION_LIMIT, API_CONNECTION_LIMIT,
         MHD_OPTION_CONNECTION_TIMEOUT, API_CONNECTION_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)API_CONNECTION_MEMORY, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-        MHD_OPTION_NOTIFY_COMPLETED, api_http_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_logger, srv, MHD_OPTION_HTTPS_PRIORITIES, API_TLS_PRIORITIES,
-        MHD_OPTION_HTTPS_MEM_TRUST, srv->trust_pem, MHD_OPTION_HTTPS_CERT_CALLBACK, tls_cert_cb,
-        MHD_OPTION_END);
+        (size_t)API_CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, api_http_completed, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, srv, MHD_OPTION_HTTPS_PRIORITIES,
+        API_TLS_PRIORITIES, MHD_OPTION_HTTPS_MEM_TRUST, srv->trust_pem,
+        MHD_OPTION_HTTPS_CERT_CALLBACK, tls_cert_cb, MHD_OPTION_END);
     ENSURE(srv->https != NULL, API_ERR_UNAVAILABLE, "listen.https: cannot listen on %s",
            srv->cfg.listen_https);
     if (srv->cfg.listen_http[0] == '\0') {
@@ -571,8 +593,8 @@ static enum api_err start_daemons(struct api_server *srv, struct api_error *err)
         (struct sockaddr *)&http_addr, MHD_OPTION_THREAD_POOL_SIZE, pool_size(),
         MHD_OPTION_CONNECTION_LIMIT, API_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
         API_CONNECTION_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONNECTION_MEMORY,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED, api_http_completed,
-        NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, srv, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, api_http_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_logger, srv, MHD_OPTION_END);
     ENSURE(srv->http != NULL, API_ERR_UNAVAILABLE, "listen.http: cannot listen on %s",
            srv->cfg.listen_http);
 out:

@@ -17,6 +17,8 @@ static enum store_err apply(struct store *st, MDB_txn *txn, struct store_op *op)
             return store_jti_apply(st, txn, op);
         case STORE_OP_CRL:
             return store_crl_apply(st, txn, op);
+        case STORE_OP_PROBE:
+            return store_probe_apply(st, txn, op);
     }
     return STORE_ERR_INTERNAL;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "internal.h"
 
@@ -215,6 +216,11 @@ enum store_err store_stats_get(struct store *st, struct store_stats *out)
     out->map_size = info.me_mapsize;
     out->map_used = ((size_t)info.me_last_pgno + 1) * env_stat.ms_psize;
     out->num_records = rec_stat.ms_entries;
+    const char *path = NULL;
+    struct statvfs fs;
+    MDB(mdb_env_get_path(st->env, &path));
+    ENSURE(statvfs(path, &fs) == 0, STORE_ERR_IO);
+    out->disk_free = (uint64_t)fs.f_bavail * fs.f_frsize;
 out:
     if (txn != NULL) {
         mdb_txn_abort(txn);

@@ -72,7 +72,7 @@ struct store_dbs {
     MDB_dbi revoked; /* time key(not_after, seq) -> "" for revoked records */
     MDB_dbi jti;     /* jti -> expires_at(8) */
     MDB_dbi jti_exp; /* expires_at(8) + jti -> "" */
-    MDB_dbi meta;    /* "version" u32, "seq" u64, "crl" u64: each counter the next to hand out */
+    MDB_dbi meta; /* "version" u32; "seq", "crl", "probe" u64: each counter the next to hand out */
 };
 
 enum store_op_kind {
@@ -80,6 +80,7 @@ enum store_op_kind {
     STORE_OP_REVOKE,
     STORE_OP_JTI,
     STORE_OP_CRL,
+    STORE_OP_PROBE,
 };
 
 /* struct store_op is one queued write. A waiting caller's op is on its stack
@@ -223,6 +224,7 @@ enum store_err store_put_apply(struct store *st, MDB_txn *txn, struct store_op *
 enum store_err store_revoke_apply(struct store *st, MDB_txn *txn, struct store_op *op);
 enum store_err store_jti_apply(struct store *st, MDB_txn *txn, struct store_op *op);
 enum store_err store_crl_apply(struct store *st, MDB_txn *txn, struct store_op *op);
+enum store_err store_probe_apply(struct store *st, MDB_txn *txn, struct store_op *op);
 
 /* store_jti_unused returns STORE_ERR_REPLAY when |op|'s jti is in |txn|'s
  * cache, else STORE_OK; store_jti_write then records it. A put that carries

@@ -1,5 +1,5 @@
-/* meta.c: the counters of the meta database: the next record sequence number
- * and the last CRL number. */
+/* meta.c: the counters of the meta database: the next record sequence number,
+ * the last CRL number, and the writes that probed the store. */
 #include <string.h>
 
 #include "internal.h"
@@ -57,4 +57,21 @@ enum store_err store_crl_number_next(struct store *st, uint64_t *out_number)
     *out_number = op.number;
 out:
     return rc;
+}
+
+enum store_err store_probe_apply(struct store *st, MDB_txn *txn, struct store_op *op)
+{
+    return counter_take(st, txn, "probe", 1, &op->number);
+}
+
+enum store_err store_probe(struct store *st)
+{
+    struct store_op op;
+
+    if (st == NULL) {
+        return STORE_ERR_INVALID_ARGUMENT;
+    }
+    memset(&op, 0, sizeof(op));
+    op.kind = STORE_OP_PROBE;
+    return store_submit(st, &op);
 }

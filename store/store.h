@@ -190,7 +190,14 @@ struct store_stats {
     size_t map_size;     /* bytes */
     size_t map_used;     /* bytes in use (last page number * page size) */
     uint64_t num_records;
+    uint64_t disk_free; /* bytes free for it on the store's filesystem */
 };
+
+/* store_probe commits one small synced write (a counter in the meta
+ * database), to learn whether the store takes writes again after one failed:
+ * STORE_OK, or the code any write would get now (STORE_ERR_MAP_FULL,
+ * STORE_ERR_IO). */
+enum store_err store_probe(struct store *st) __attribute__((warn_unused_result));
 
 /* store_stats_get fills |*out|. */
 enum store_err store_stats_get(struct store *st, struct store_stats *out)

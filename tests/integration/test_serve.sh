@@ -235,6 +235,21 @@ assert reqs and all(l.get("client") == "127.0.0.1" for l in reqs), reqs[:3]
 PY
 check "no token, key or CSR reaches the log" sh -c "! grep -qE 'eyJ|BEGIN|Bearer' server.log"
 
+# ---- One server per address ----
+# A second server on the same ports (here with a store of its own) must not
+# start: two processes sharing a port would split issuances, revocations and
+# CRLs between two stores.
+python3 - signet.json second.json <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["store"]["path"] = c["store"]["path"] + "-second"
+json.dump(c, open(sys.argv[2], "w"))
+PY
+timeout 60 "$SIGNET_BIN" serve --config second.json >second.out 2>&1
+expect_eq "a second server on the same ports exits 1" "$?" 1
+check "it names the address it cannot listen on" grep -q "listen.https: cannot listen on" second.out
+check "the first server still answers" curl -fs "$HTTP_URL/healthz"
+
 # ---- Graceful stop ----
 stop_server TERM
 expect_eq "SIGTERM exits 0" "$SRV_RC" 0

@@ -476,6 +476,12 @@ ParameterizedTest(struct listen_case *c, api_config, listen_addresses_are_checke
     }
 }
 
+Test(api_config, one_address_for_both_listeners_is_refused)
+{
+    write_modified("listen", "{\"https\": \"127.0.0.1:8080\", \"http\": \"127.0.0.1:8080\"}");
+    expect_refused("listen.http: the same address as listen.https");
+}
+
 /* ---- api_duration_parse ---- */
 
 struct duration_case {

@@ -167,6 +167,55 @@ Test(api_http, replaces_a_message_that_is_not_utf8)
     free(s);
 }
 
+/* A precision (%.40s) or the buffer's end can cut a multi-byte character in
+ * two: the cut character is dropped and the rest of the message kept. */
+Test(api_http, keeps_a_message_whose_last_character_was_cut)
+{
+    static const struct {
+        const char *quoted; /* what %.Ns quotes */
+        int precision;
+        const char *want;
+    } cases[] = {
+        {"a\xc3\xa9\xc3\xa9", 4, "key 'a\xc3\xa9'"},         /* 2-byte char cut after 1 */
+        {"a\xe2\x82\xac", 3, "key 'a'"},                     /* 3-byte char cut after 2 */
+        {"a\xe2\x82\xac", 2, "key 'a'"},                     /* ... after 1 */
+        {"a\xf0\x9f\x94\x91", 4, "key 'a'"},                 /* 4-byte char cut after 3 */
+        {"a\xf0\x9f\x94\x91", 5, "key 'a\xf0\x9f\x94\x91'"}, /* whole */
+        {"ab", 2, "key 'ab'"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct api_error err = {0};
+        /* The quote is left open, as a precision leaves it: the cut is at the end. */
+        api_fail(&err, API_ERR_BAD_REQUEST, "key '%.*s", cases[i].precision, cases[i].quoted);
+        char want[64];
+        snprintf(want, sizeof(want), "%s", cases[i].want);
+        want[strlen(want) - 1] = '\0'; /* no closing quote */
+        cr_assert_str_eq(err.msg, want, "case %zu", i);
+        size_t len = 0;
+        char *s = api_error_json(&err, &len);
+        cr_assert_not_null(s);
+        cr_assert(strstr(s, "request refused") == NULL, "case %zu: %s", i, s);
+        free(s);
+    }
+    /* The buffer's own end: with one of the two prefixes it falls
+     * mid-character. */
+    struct api_error err = {0};
+    char long_msg[sizeof(err.msg) * 2];
+    memset(long_msg, 0, sizeof(long_msg));
+    for (size_t i = 0; i + 2 < sizeof(long_msg); i += 2) {
+        memcpy(long_msg + i, "\xc3\xa9", 2);
+    }
+    for (const char *prefix = "xy"; *prefix != '\0'; prefix++) {
+        api_fail(&err, API_ERR_BAD_REQUEST, "%s%s", prefix, long_msg);
+        size_t len = 0;
+        char *s = api_error_json(&err, &len);
+        cr_assert_not_null(s);
+        cr_assert(strstr(s, "request refused") == NULL, "%s", s);
+        cr_assert_geq(strlen(err.msg), sizeof(err.msg) - 2);
+        free(s);
+    }
+}
+
 Test(api_http, sets_retry_after_on_overloaded_answers)
 {
     struct api_response resp;

@@ -157,6 +157,13 @@ Test(store_env, reports_records_commits_and_map_use_in_stats)
     cr_assert_eq(stats.last_batch, 1);
     cr_assert_gt(stats.map_used, 0);
     cr_assert_leq(stats.map_used, stats.map_size);
+    cr_assert_gt(stats.disk_free, 0, "the test directory's filesystem has room");
+    uint64_t commits = stats.commits;
+    cr_assert_eq(store_probe(st), STORE_OK);
+    cr_assert_eq(store_stats_get(st, &stats), STORE_OK);
+    cr_assert_eq(stats.commits, commits + 1, "a probe is one synced commit");
+    cr_assert_eq(stats.num_records, 3, "and adds no record");
+    cr_assert_eq(store_probe(NULL), STORE_ERR_INVALID_ARGUMENT);
     cr_assert_eq(store_stats_get(st, NULL), STORE_ERR_INVALID_ARGUMENT);
     store_close(st);
 }
