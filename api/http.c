@@ -474,12 +474,59 @@ static enum MHD_Result refuse(struct api_request *req, const struct api_error *e
     return MHD_YES;
 }
 
+struct framing {
+    unsigned content_length;
+    unsigned transfer_encoding;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct framing *f = cls;
+
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        f->content_length++;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encoding++;
+    }
+    return MHD_YES;
+}
+
+/* ambiguous_length says why the request's body has no single agreed end, or
+ * NULL when it has one. With two Content-Length headers, or Content-Length
+ * and Transfer-Encoding, a proxy in front may frame the body differently
+ * from libmicrohttpd (which takes the first Content-Length), and the rest
+ * of the body would be read as another request (RFC 9112 6.1, 6.3). */
+static const char *ambiguous_length(const struct api_request *req)
+{
+    struct framing f = {0, 0};
+
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_framing, &f);
+    if (f.content_length > 1) {
+        return "more than one Content-Length";
+    }
+    if (f.content_length > 0 && f.transfer_encoding > 0) {
+        return "both Content-Length and Transfer-Encoding";
+    }
+    return NULL;
+}
+
 static enum MHD_Result first_call(struct api_request *req, const char *url, const char *method)
 {
     struct api_error e = {0};
     struct api_error *err = &e;
     const struct api_route *route = NULL;
     uint64_t len = 0;
+
+    const char *ambiguous = ambiguous_length(req);
+    if (ambiguous != NULL) {
+        /* Answered before the body is read: MHD then closes the connection,
+         * so nothing after this request's headers is read as a request. */
+        api_fail(err, API_ERR_BAD_REQUEST, "ambiguous request length: %s", ambiguous);
+        return respond_error(req, err);
+    }
 
     enum api_err rc = api_route_match(method, url, req->https, &route, err);
     req->route = route;

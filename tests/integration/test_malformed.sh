@@ -119,6 +119,62 @@ assert len(cases) >= 100, len(cases)
 assert not bad
 PY
 last_output
+
+# A body whose length two headers disagree on could hide a second request
+# (request smuggling): such a request is refused 400 before its body is
+# read, and nothing after its headers is answered as a request.
+check "an ambiguous request length is 400 and nothing smuggled is answered" \
+  python3 - "$HTTP_PORT" "$HTTPS_PORT" pki/root.crt <<'PY'
+import json, re, socket, ssl, sys
+
+http_port, https_port, cafile = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+inner = b"GET /v1/bundle HTTP/1.1\r\nHost: x\r\n\r\n"
+
+def exchange(port, tls, head, body):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    if tls:
+        ctx = ssl.create_default_context(cafile=cafile)
+        ctx.check_hostname = False
+        s = ctx.wrap_socket(s)
+    s.sendall(head + body)
+    out = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except socket.timeout:
+        raise AssertionError("the connection stayed open: %r" % out[:300])
+    s.close()
+    return out
+
+def post(path, framing, body):
+    return (b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + framing + b"\r\n")
+
+body = b'{"x":1}' + inner
+cases = [
+    (b"Content-Length: 7\r\nContent-Length: %d\r\n" % len(body), body, "more than one"),
+    (b"Content-Length: %d\r\nContent-Length: 7\r\n" % len(body), body, "more than one"),
+    (b"Content-Length: 7\r\nContent-Length: 7\r\n", b'{"x":1}', "more than one"),
+    (b"Content-Length: 200\r\nTransfer-Encoding: chunked\r\n",
+     b"7\r\n{\"x\":1}\r\n0\r\n\r\n" + inner, "both"),
+    (b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+     b"7\r\n{\"x\":1}\r\n0\r\n\r\n" + inner, "both"),
+]
+n = 0
+for port, tls, path in ((http_port, False, b"/ocsp"), (https_port, True, b"/v1/sign")):
+    for framing, data, why in cases:
+        out = exchange(port, tls, post(path, framing, data), data)
+        statuses = re.findall(rb"HTTP/1.1 (\d+)", out)
+        assert statuses == [b"400"], (path, framing, out[:400])
+        doc = json.loads(out.split(b"\r\n\r\n", 1)[1])
+        assert doc["error"] == "bad_request" and why in doc["message"], doc
+        n += 1
+print(n, "ambiguous requests refused, none smuggled")
+PY
+last_output
 expect_eq "/healthz is still 200" "$(curl -s -o /dev/null -w '%{http_code}' "$HTTP_URL/healthz")" 200
 body w.csr >w.json
 expect_eq "issuance still works" "$(post "$HTTPS_URL/v1/sign" "$tok" w.json o)" 201
