@@ -510,7 +510,7 @@ static enum api_err provisioner_identity(const struct api_auth *auth,
     /* Refuse a spent token early. The issuance spends it, in the commit that
      * records the certificate, which alone settles a race between two uses.
      * Keep the jti as long as the token could be accepted (exp plus skew). */
-    enum store_err src = store_jti_check(auth->st, jti, jti_len);
+    enum store_err src = store_jti_check(auth->st, jti, jti_len, exp + API_AUTH_SKEW_S);
     ENSURE(src != STORE_ERR_REPLAY, API_ERR_UNAUTHENTICATED, "token already used");
     ENSURE(src == STORE_OK, API_ERR_UNAVAILABLE, "cannot read the token cache");
     memcpy(out->jti, jti, jti_len);

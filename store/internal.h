@@ -72,7 +72,8 @@ struct store_dbs {
     MDB_dbi revoked; /* time key(not_after, seq) -> "" for revoked records */
     MDB_dbi jti;     /* jti -> expires_at(8) */
     MDB_dbi jti_exp; /* expires_at(8) + jti -> "" */
-    MDB_dbi meta; /* "version" u32; "seq", "crl", "probe" u64: each counter the next to hand out */
+    MDB_dbi meta;    /* "version" u32; "seq", "crl", "probe" u64: each counter the next to hand
+                        out; "jti_pruned": the latest expiry of a pruned jti */
 };
 
 enum store_op_kind {
@@ -204,6 +205,13 @@ enum store_err store_seq_by_serial(const struct store *st, MDB_txn *txn,
  * advances the counter (meta "seq"), so that sequence keys only grow. */
 enum store_err store_meta_seq_take(struct store *st, MDB_txn *txn, uint64_t *out_seq);
 
+/* store_jti_pruned_get reads meta "jti_pruned" (0 when absent): the latest
+ * expiry among the spent jti entries store_prune has deleted. A token that
+ * expires at or before it may have been spent, its entry gone, so it is
+ * refused. store_jti_pruned_raise sets it to |t| when |t| is later. */
+enum store_err store_jti_pruned_get(const struct store *st, MDB_txn *txn, int64_t *out);
+enum store_err store_jti_pruned_raise(struct store *st, MDB_txn *txn, int64_t t);
+
 /* ==== commit.c: the group-commit writer ==== */
 
 enum store_err store_writer_start(struct store *st);
@@ -227,8 +235,10 @@ enum store_err store_crl_apply(struct store *st, MDB_txn *txn, struct store_op *
 enum store_err store_probe_apply(struct store *st, MDB_txn *txn, struct store_op *op);
 
 /* store_jti_unused returns STORE_ERR_REPLAY when |op|'s jti is in |txn|'s
- * cache, else STORE_OK; store_jti_write then records it. A put that carries
- * a jti runs the first before it writes anything and the second after. */
+ * cache, or when its expiry (op->expires_at) is not after the latest expiry
+ * pruned (store_jti_pruned_get), else STORE_OK; store_jti_write then records
+ * it. A put that carries a jti runs the first before it writes anything and
+ * the second after. */
 enum store_err store_jti_unused(const struct store *st, MDB_txn *txn, const struct store_op *op);
 enum store_err store_jti_write(struct store *st, MDB_txn *txn, const struct store_op *op);
 

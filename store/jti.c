@@ -26,9 +26,15 @@ enum store_err store_jti_unused(const struct store *st, MDB_txn *txn, const stru
     MDB_val k = jti_key(op, key);
     MDB_val v;
 
+    int64_t pruned = 0;
+
     int mrc = mdb_get(txn, st->db.jti, &k, &v);
     ENSURE(mrc != MDB_SUCCESS, STORE_ERR_REPLAY);
     ENSURE(mrc == MDB_NOTFOUND, store_err_from_mdb(mrc));
+    /* Absent, but a prune run with the clock ahead may have deleted it while
+     * the token was still valid. */
+    TRY(store_jti_pruned_get(st, txn, &pruned));
+    ENSURE(op->expires_at > pruned, STORE_ERR_REPLAY);
 out:
     return rc;
 }
@@ -81,7 +87,8 @@ enum store_err store_jti_use(struct store *st, const char *jti, size_t jti_len, 
     return store_submit(st, &op);
 }
 
-enum store_err store_jti_check(struct store *st, const char *jti, size_t jti_len)
+enum store_err store_jti_check(struct store *st, const char *jti, size_t jti_len,
+                               int64_t expires_at)
 {
     enum store_err rc = STORE_OK;
     MDB_txn *txn = NULL;
@@ -91,6 +98,7 @@ enum store_err store_jti_check(struct store *st, const char *jti, size_t jti_len
     memset(&op, 0, sizeof(op));
     op.jti = jti;
     op.jti_len = jti_len;
+    op.expires_at = expires_at;
     MDB(mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn));
     rc = store_jti_unused(st, txn, &op);
 out:

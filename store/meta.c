@@ -1,8 +1,17 @@
-/* meta.c: the counters of the meta database: the next record sequence number,
- * the last CRL number, and the writes that probed the store. */
+/* meta.c: the values of the meta database: the next record sequence number,
+ * the last CRL number, the writes that probed the store, and how far spent
+ * jti entries have been pruned. */
 #include <string.h>
 
 #include "internal.h"
+
+/* meta_key copies |name| into |buf| (LMDB takes keys as non-const). */
+static MDB_val meta_key(const char *name, char buf[16])
+{
+    size_t len = strnlen(name, 16);
+    memcpy(buf, name, len);
+    return (MDB_val){len, buf};
+}
 
 /* counter_take reads the u64 counter |name| (absent: |first|), returns it and
  * stores it plus one. */
@@ -12,12 +21,10 @@ static enum store_err counter_take(struct store *st, MDB_txn *txn, const char *n
     enum store_err rc = STORE_OK;
     char key[16];
     unsigned char buf[8];
-    size_t key_len = strnlen(name, sizeof(key));
-    MDB_val k = {key_len, key};
+    MDB_val k = meta_key(name, key);
     MDB_val v;
     uint64_t n = first;
 
-    memcpy(key, name, key_len);
     int mrc = mdb_get(txn, st->db.meta, &k, &v);
     if (mrc != MDB_NOTFOUND) {
         MDB(mrc);
@@ -55,6 +62,43 @@ enum store_err store_crl_number_next(struct store *st, uint64_t *out_number)
     op.kind = STORE_OP_CRL;
     TRY(store_submit(st, &op));
     *out_number = op.number;
+out:
+    return rc;
+}
+
+enum store_err store_jti_pruned_get(const struct store *st, MDB_txn *txn, int64_t *out)
+{
+    enum store_err rc = STORE_OK;
+    char key[16];
+    MDB_val k = meta_key("jti_pruned", key);
+    MDB_val v;
+
+    *out = 0;
+    int mrc = mdb_get(txn, st->db.meta, &k, &v);
+    if (mrc == MDB_NOTFOUND) {
+        goto out;
+    }
+    MDB(mrc);
+    ENSURE(v.mv_size == 8, STORE_ERR_CORRUPT);
+    *out = store_time_key_time(v.mv_data);
+out:
+    return rc;
+}
+
+enum store_err store_jti_pruned_raise(struct store *st, MDB_txn *txn, int64_t t)
+{
+    enum store_err rc = STORE_OK;
+    unsigned char buf[STORE_TIME_KEY_LEN];
+    char key[16];
+    MDB_val k = meta_key("jti_pruned", key);
+    MDB_val v = {8, buf};
+    int64_t cur = 0;
+
+    TRY(store_jti_pruned_get(st, txn, &cur));
+    if (t > cur) {
+        store_time_key(t, 0, buf); /* its first 8 bytes: the time */
+        MDB(mdb_put(txn, st->db.meta, &k, &v, 0));
+    }
 out:
     return rc;
 }

@@ -52,6 +52,7 @@ static enum store_err prune_jti(struct store *st, MDB_txn *txn, int64_t now, siz
     enum store_err rc = STORE_OK;
     unsigned char key[STORE_JTI_KEY_MAX];
     size_t len = 0;
+    int64_t latest = 0;
 
     for (size_t n = 0; n < budget; n++) {
         TRY(first_before(txn, st->db.jti_exp, now, key, sizeof(key), &len));
@@ -61,7 +62,13 @@ static enum store_err prune_jti(struct store *st, MDB_txn *txn, int64_t now, siz
         ENSURE(len > 8, STORE_ERR_CORRUPT);
         TRY(del_key(txn, st->db.jti, key + 8, len - 8));
         TRY(del_key(txn, st->db.jti_exp, key, len));
+        latest = store_time_key_time(key); /* oldest first: each one later */
         (*io_num)++;
+    }
+    /* A token expiring by then may have been spent: its id is gone, and
+     * only this mark refuses it, should the clock now be behind |now|. */
+    if (latest > 0) {
+        TRY(store_jti_pruned_raise(st, txn, latest));
     }
 out:
     return rc;

@@ -163,15 +163,19 @@ enum store_err store_revoked_foreach(struct store *st, int64_t now,
                                      void *ctx) __attribute__((warn_unused_result));
 
 /* store_jti_use records a one-time token id until |expires_at|, durably, on
- * its own. It returns STORE_ERR_REPLAY when the id was already used. */
+ * its own. It returns STORE_ERR_REPLAY when the id was already used, or may
+ * have been: when |expires_at| is not after the expiry of an id store_prune
+ * has deleted (a prune run while the clock was ahead deletes ids of tokens
+ * still valid once it is set back). */
 enum store_err store_jti_use(struct store *st, const char *jti, size_t jti_len, int64_t expires_at)
     __attribute__((warn_unused_result));
 
-/* store_jti_check reads, without writing, whether a token id is still unused:
- * STORE_OK when it is, STORE_ERR_REPLAY when it was spent. An answer of
- * STORE_OK promises nothing: only the commit that spends the id decides. */
-enum store_err store_jti_check(struct store *st, const char *jti, size_t jti_len)
-    __attribute__((warn_unused_result));
+/* store_jti_check reads, without writing, whether a token id that expires at
+ * |expires_at| is still unused: STORE_OK when it is, STORE_ERR_REPLAY when it
+ * was (or may have been, as for store_jti_use) spent. An answer of STORE_OK
+ * promises nothing: only the commit that spends the id decides. */
+enum store_err store_jti_check(struct store *st, const char *jti, size_t jti_len,
+                               int64_t expires_at) __attribute__((warn_unused_result));
 
 /* store_crl_number_next returns, durably, the next CRL number (1, 2, ...):
  * never the same one twice, also across restarts. */

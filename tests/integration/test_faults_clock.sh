@@ -14,6 +14,9 @@
 #     tls.key) the server starts, /readyz is 503 and issuance 503 unavailable,
 #     both saying the intermediate has expired; without them it cannot issue
 #     its own TLS certificate and exits 1 with a message saying so.
+# (d) (run before (c)) A provisioner token stays spent after the store's
+#     prune ran with the clock 2 h ahead and the clock was set back, which
+#     dropped its id; a token minted since, expiring later, is accepted.
 . "$(dirname "$0")/serve_lib.sh"
 cd "$T_DIR" || exit 1
 
@@ -101,6 +104,33 @@ expect_eq "with the clock moved back, /readyz is 200 again" "$(code_of "$HTTP_UR
 expect_eq "... and issuance works again" "$(post "$HTTPS_URL/v1/sign" "$tok" w2m.json o)" 201
 stop_server TERM
 expect_eq "SIGTERM exits 0" "$SRV_RC" 0
+
+section "(d) a prune while the clock runs ahead does not revive a spent token"
+# The store drops spent provisioner-token ids once they expire, at each CRL
+# refresh (here every 2 s). With the clock 2 h ahead for one refresh, the id
+# of a token still valid once the clock is set back is dropped too; the
+# token must stay spent all the same.
+set_config 'c["pki"]["intermediate_cert"] = "pki/intermediate.crt"; c["crl"]["refresh"] = "2s"'
+echo "+0" >clock.txt
+check "server starts under libfaketime with a 2 s CRL refresh" start_server \
+  LD_PRELOAD="$FAKETIME_LIB" FAKETIME_TIMESTAMP_FILE="$T_DIR/clock.txt" FAKETIME_NO_CACHE=1 \
+  FAKETIME_DONT_FAKE_MONOTONIC=1 ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0"
+once=$(prov_token spiffe://example.org/ns/default/sa/once)
+body w.csr 2m >w2m.json
+expect_eq "a provisioner token is used" "$(post "$HTTPS_URL/v1/sign" "$once" w2m.json o)" 201
+expect_eq "and refused the second time" "$(post "$HTTPS_URL/v1/sign" "$once" w2m.json o)" 401
+echo "+2h" >clock.txt
+sleep 5 # at least one refresh, and its prune, with the clock ahead
+echo "+0" >clock.txt
+st=$(post "$HTTPS_URL/v1/sign" "$once" w2m.json o)
+expect_eq "with the clock set back, the token is still refused" \
+  "$st $(json_get o error)" "401 unauthenticated"
+later=$(prov_token spiffe://example.org/ns/default/sa/later)
+expect_eq "a token minted since, expiring later, is accepted" \
+  "$(post "$HTTPS_URL/v1/sign" "$later" w2m.json o)" 201
+stop_server TERM
+expect_eq "SIGTERM exits 0" "$SRV_RC" 0
+set_config 'c["crl"]["refresh"] = "1h"'
 
 section "(c) an intermediate that expired yesterday"
 mkdir -p hc

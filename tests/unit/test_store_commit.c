@@ -424,7 +424,8 @@ Test(store_commit, put_async_requiring_an_unrevoked_record_is_ordered_against_it
         .jti = &jti, .unrevoked = parent.serial, .unrevoked_len = parent.serial_len};
     tst_async_run(st, &both, 1);
     cr_assert_eq(both.rc, STORE_ERR_REVOKED);
-    cr_assert_eq(store_jti_check(st, jti.id, jti.len), STORE_OK, "the token is unspent");
+    cr_assert_eq(store_jti_check(st, jti.id, jti.len, jti.expires_at), STORE_OK,
+                 "the token is unspent");
 
     struct store_stats stats;
     cr_assert_eq(store_stats_get(st, &stats), STORE_OK);

@@ -112,14 +112,14 @@ static int put_spending(size_t num, uint32_t first, const char *jti)
 
 Test(store_jti, a_put_spends_its_jti_with_the_record_and_a_second_put_is_a_replay)
 {
-    cr_assert_eq(store_jti_check(st, "paid", 4), STORE_OK, "unused before");
+    cr_assert_eq(store_jti_check(st, "paid", 4, 2000000000), STORE_OK, "unused before");
     cr_assert_eq(put_spending(1, 100, "paid"), 1);
-    cr_assert_eq(store_jti_check(st, "paid", 4), STORE_ERR_REPLAY, "spent by the put");
+    cr_assert_eq(store_jti_check(st, "paid", 4, 2000000000), STORE_ERR_REPLAY, "spent by the put");
     cr_assert_eq(store_jti_use(st, "paid", 4, 1800000000), STORE_ERR_REPLAY);
     cr_assert_eq(put_spending(1, 200, "paid"), 0, "a second put with the same token");
     store_close(st);
     st = tst_open(dir);
-    cr_assert_eq(store_jti_check(st, "paid", 4), STORE_ERR_REPLAY, "durably");
+    cr_assert_eq(store_jti_check(st, "paid", 4, 2000000000), STORE_ERR_REPLAY, "durably");
     cr_assert_eq(put_spending(1, 300, "paid"), 0, "also after a reopen");
 }
 
@@ -144,7 +144,7 @@ Test(store_jti, a_put_that_fails_leaves_its_jti_unspent)
     a.cond.jti = &j;
     tst_async_run(st, &a, 1);
     cr_assert_eq(a.rc, STORE_ERR_EXISTS);
-    cr_assert_eq(store_jti_check(st, "unspent", 7), STORE_OK);
+    cr_assert_eq(store_jti_check(st, "unspent", 7, 2000000000), STORE_OK);
     cr_assert_eq(put_spending(1, 501, "unspent"), 1, "the token still pays for one");
 
     struct store_jti bad[] = {{NULL, 1, 1}, {"x", 0, 1}, {"x", STORE_JTI_MAX + 1, 1}};
@@ -153,9 +153,9 @@ Test(store_jti, a_put_that_fails_leaves_its_jti_unspent)
         cr_assert_eq(store_put_async(st, &a.rec, &cond, tst_async_done, &a),
                      STORE_ERR_INVALID_ARGUMENT, "bad jti %zu", i);
     }
-    cr_assert_eq(store_jti_check(st, NULL, 1), STORE_ERR_INVALID_ARGUMENT);
-    cr_assert_eq(store_jti_check(st, "x", 0), STORE_ERR_INVALID_ARGUMENT);
-    cr_assert_eq(store_jti_check(NULL, "x", 1), STORE_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(store_jti_check(st, NULL, 1, 2000000000), STORE_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(store_jti_check(st, "x", 0, 2000000000), STORE_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(store_jti_check(NULL, "x", 1, 2000000000), STORE_ERR_INVALID_ARGUMENT);
 }
 
 Test(store_jti, a_put_refused_by_a_full_map_leaves_its_jti_unspent)
@@ -181,5 +181,5 @@ Test(store_jti, a_put_refused_by_a_full_map_leaves_its_jti_unspent)
     tst_async_run(st, &a, 1);
     cr_assert_eq(a.rc, STORE_ERR_MAP_FULL);
     cr_assert_eq(a.readable, 0);
-    cr_assert_eq(store_jti_check(st, "on-full", 7), STORE_OK, "the token is not spent");
+    cr_assert_eq(store_jti_check(st, "on-full", 7, 2000000000), STORE_OK, "the token is not spent");
 }

@@ -39,6 +39,45 @@ Test(store_prune, drops_expired_jti_entries_so_they_can_be_used_again)
     cr_assert_eq(store_jti_use(st, "live", 4, NOW + 60), STORE_ERR_REPLAY);
 }
 
+/* A prune run while the clock is ahead deletes the ids of tokens that are
+ * still valid once the clock is set back: every token expiring by the latest
+ * expiry pruned is refused from then on, also after a reopen. */
+Test(store_prune, refuses_tokens_whose_spent_id_may_have_been_pruned)
+{
+    size_t num = 0;
+    cr_assert_eq(store_jti_use(st, "spent", 5, NOW + 3600), STORE_OK);
+    cr_assert_eq(store_jti_use(st, "earlier", 7, NOW + 600), STORE_OK);
+    /* The clock two hours ahead: both look expired. */
+    cr_assert_eq(store_prune(st, NOW + 7200, 30 * DAY, &num), STORE_OK);
+    cr_assert_eq(num, 2);
+    /* Set back: the spent token is valid again, and still refused. */
+    cr_assert_eq(store_jti_check(st, "spent", 5, NOW + 3600), STORE_ERR_REPLAY);
+    cr_assert_eq(store_jti_use(st, "spent", 5, NOW + 3600), STORE_ERR_REPLAY);
+    cr_assert_eq(store_jti_use(st, "earlier", 7, NOW + 600), STORE_ERR_REPLAY);
+    /* As is any token expiring by then, which may have been spent... */
+    cr_assert_eq(store_jti_use(st, "unseen", 6, NOW + 3600), STORE_ERR_REPLAY);
+    /* ...but not one expiring later. */
+    cr_assert_eq(store_jti_check(st, "later", 5, NOW + 3601), STORE_OK);
+    cr_assert_eq(store_jti_use(st, "later", 5, NOW + 3601), STORE_OK);
+    /* A put spending such a token is refused the same way, writing nothing. */
+    struct tst_async a;
+    struct store_jti j = {"unseen", 6, NOW + 3600};
+    memset(&a, 0, sizeof(a));
+    tst_record(&a.rec, 77, ID, NOW + 86400);
+    a.cond.jti = &j;
+    tst_async_run(st, &a, 1);
+    cr_assert_eq(a.rc, STORE_ERR_REPLAY);
+    cr_assert_not(a.readable);
+    /* The mark is durable and only rises: a later prune of earlier ids
+     * leaves it. */
+    store_close(st);
+    st = tst_open(dir);
+    cr_assert_eq(store_jti_check(st, "spent", 5, NOW + 3600), STORE_ERR_REPLAY);
+    cr_assert_eq(store_jti_use(st, "short", 5, NOW + 10), STORE_ERR_REPLAY);
+    cr_assert_eq(store_prune(st, NOW, 30 * DAY, &num), STORE_OK);
+    cr_assert_eq(store_jti_use(st, "unseen", 6, NOW + 3600), STORE_ERR_REPLAY);
+}
+
 static int in_list(const char *id, uint32_t n)
 {
     static struct store_record page[20];
