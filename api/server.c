@@ -362,6 +362,8 @@ static enum api_err tls_issue(struct api_server *srv, int64_t now, struct tls_id
     snprintf(rec.spiffe_id, sizeof(rec.spiffe_id), "%s", spiffe_id);
     enum store_err src = store_put(srv->store, &rec);
     api_server_store_result(srv, src);
+    ENSURE(src != STORE_ERR_MAP_FULL, API_ERR_UNAVAILABLE,
+           "cannot record the server certificate: the store is full (raise store.map_size_mb)");
     ENSURE(src == STORE_OK, API_ERR_UNAVAILABLE, "cannot record the server certificate (%s)",
            store_err_name(src));
     size_t inter_len = 0;
@@ -671,6 +673,13 @@ enum api_err api_server_start(const char *config_path, struct api_server **out,
     enum store_err src = store_open(&so, &srv->store);
     ENSURE(src == STORE_OK, API_ERR_UNAVAILABLE, "store.path: cannot open the store (%s)",
            store_err_name(src));
+    /* What the scheduled prune (at each CRL refresh) would drop goes first:
+     * a store full of long-expired records then has room for the server's
+     * certificate and new issuances from the start. */
+    size_t pruned = 0;
+    src = store_prune(srv->store, api_now(), API_STORE_RETENTION_S, &pruned);
+    ENSURE(src == STORE_OK || src == STORE_ERR_MAP_FULL, API_ERR_UNAVAILABLE,
+           "store.path: cannot prune the store (%s)", store_err_name(src));
     TRY(api_auth_new(&srv->cfg, srv->store, &srv->auth, err));
     TRY(api_bundle_json_build(srv->issuer, API_BUNDLE_REFRESH_S, &srv->bundle_json,
                               &srv->bundle_json_len, err));

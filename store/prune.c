@@ -1,7 +1,8 @@
 /* prune.c: deletes expired jti entries and records long past their
  * not_after, walking the expiry-ordered indexes from their oldest entry. It
  * runs in the caller's thread in transactions of STORE_PRUNE_CHUNK deletions,
- * so that group commits wait at most one chunk behind it. */
+ * so that group commits wait at most one chunk behind it; fewer when the map
+ * is full, since a deletion needs new pages as well. */
 #include <string.h>
 
 #include "internal.h"
@@ -119,21 +120,40 @@ enum store_err store_prune(struct store *st, int64_t now, int64_t retention_s, s
     int64_t cutoff = 0;
     size_t total = 0;
     size_t num = 0;
+    size_t chunk = STORE_PRUNE_CHUNK;
 
     ENSURE(st != NULL && out_num != NULL && retention_s >= 0, STORE_ERR_INVALID_ARGUMENT);
     if (__builtin_sub_overflow(now, retention_s, &cutoff)) {
         cutoff = INT64_MIN; /* nothing is that old */
     }
-    do {
+    for (;;) {
         num = 0;
         MDB(mdb_txn_begin(st->env, NULL, 0, &txn));
-        TRY(prune_jti(st, txn, now, STORE_PRUNE_CHUNK, &num));
-        TRY(prune_records(st, txn, cutoff, STORE_PRUNE_CHUNK - num, &num));
-        int mrc = mdb_txn_commit(txn);
-        txn = NULL;
-        MDB(mrc);
+        rc = prune_jti(st, txn, now, chunk, &num);
+        if (rc == STORE_OK) {
+            rc = prune_records(st, txn, cutoff, chunk - num, &num);
+        }
+        if (rc == STORE_OK) {
+            int mrc = mdb_txn_commit(txn);
+            txn = NULL;
+            rc = store_err_from_mdb(mrc);
+        }
+        if (rc == STORE_ERR_MAP_FULL && chunk > 1) {
+            /* Deleting copies pages too: in a full map, delete fewer at a
+             * time; each commit frees pages the next one can use. */
+            if (txn != NULL) {
+                mdb_txn_abort(txn);
+                txn = NULL;
+            }
+            chunk /= 2;
+            continue;
+        }
+        TRY(rc);
         total += num;
-    } while (num == STORE_PRUNE_CHUNK);
+        if (num < chunk) {
+            break; /* nothing more to delete */
+        }
+    }
     *out_num = total;
 out:
     if (txn != NULL) {

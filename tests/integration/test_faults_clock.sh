@@ -17,6 +17,9 @@
 # (d) (run before (c)) A provisioner token stays spent after the store's
 #     prune ran with the clock 2 h ahead and the clock was set back, which
 #     dropped its id; a token minted since, expiring later, is accepted.
+# (e) (run before (c)) A 1 MiB store filled with 1-minute certificates: eight
+#     days later (libfaketime) the server starts on it and issues at once,
+#     because start-up prunes records past the 7-day retention.
 . "$(dirname "$0")/serve_lib.sh"
 cd "$T_DIR" || exit 1
 
@@ -131,6 +134,49 @@ expect_eq "a token minted since, expiring later, is accepted" \
 stop_server TERM
 expect_eq "SIGTERM exits 0" "$SRV_RC" 0
 set_config 'c["crl"]["refresh"] = "1h"'
+
+section "(e) a store full of long-expired records: start-up prunes them"
+set_config 'c["store"] = {"path": "dbfull", "map_size_mb": 1}'
+check "server starts with a 1 MiB store" start_server
+body w.csr 1m >w1m.json
+fill_store() { # issues 1-minute certificates until the store is full (503)
+  python3 - "$HTTPS_PORT" pki/root.crt w1m.json "$tok" <<'PY'
+import http.client, json, ssl, sys
+port, cafile, body_file, token = sys.argv[1:5]
+ctx = ssl.create_default_context(cafile=cafile)
+ctx.check_hostname = False
+conn = http.client.HTTPSConnection("127.0.0.1", int(port), context=ctx, timeout=30)
+body = open(body_file, "rb").read()
+for i in range(20000):
+    conn.request("POST", "/v1/sign", body=body, headers={
+        "Content-Type": "application/json", "Authorization": "Bearer " + token})
+    r = conn.getresponse()
+    doc = json.loads(r.read())
+    if r.status != 201:
+        print(i, "issued, then", r.status, doc)
+        assert r.status == 503 and doc["error"] == "unavailable", doc
+        break
+else:
+    raise SystemExit("the store never filled up")
+PY
+}
+check "1-minute certificates fill the store until issuance is 503" fill_store
+last_output
+stop_server TERM
+expect_eq "SIGTERM exits 0" "$SRV_RC" 0
+# Eight days on, every record is past the 7-day retention.
+echo "+8d" >clock.txt
+check "eight days later the server starts on that store" start_server \
+  LD_PRELOAD="$FAKETIME_LIB" FAKETIME_TIMESTAMP_FILE="$T_DIR/clock.txt" FAKETIME_NO_CACHE=1 \
+  FAKETIME_DONT_FAKE_MONOTONIC=1 ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0"
+tok8=$(k8s_token ES256 ec1 default web '{"iat": "now+691200", "exp": "now+694800"}')
+# -k: the server's TLS certificate starts eight days from curl's now.
+expect_eq "and issues at once: the expired records were pruned at start-up" \
+  "$(post "$HTTPS_URL/v1/sign" "$tok8" w1m.json o -k)" 201
+stop_server TERM
+expect_eq "SIGTERM exits 0" "$SRV_RC" 0
+echo "+0" >clock.txt
+set_config 'c["store"] = {"path": "db", "map_size_mb": 64}'
 
 section "(c) an intermediate that expired yesterday"
 mkdir -p hc

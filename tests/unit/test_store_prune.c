@@ -78,6 +78,34 @@ Test(store_prune, refuses_tokens_whose_spent_id_may_have_been_pruned)
     cr_assert_eq(store_jti_use(st, "unseen", 6, NOW + 3600), STORE_ERR_REPLAY);
 }
 
+/* Deleting needs new pages too: in a map filled to the last page, a prune of
+ * STORE_PRUNE_CHUNK deletions cannot commit, and fewer at a time can. */
+Test(store_prune, empties_a_full_map_of_expired_records)
+{
+    enum store_err rc = STORE_OK;
+    struct store_record rec;
+    uint32_t n = 0;
+    size_t num = 0;
+
+    store_close(st);
+    st = tst_open_map(dir, 256 * 1024);
+    for (n = 0; n < 10000; n++) {
+        tst_record(&rec, n, ID, NOW - 40 * DAY);
+        rc = store_put(st, &rec);
+        if (rc != STORE_OK) {
+            break;
+        }
+    }
+    cr_assert_eq(rc, STORE_ERR_MAP_FULL, "%s after %u puts", store_err_name(rc), n);
+    cr_assert_eq(store_prune(st, NOW, 30 * DAY, &num), STORE_OK);
+    cr_assert_eq(num, n, "every record was pruned: %zu of %u", num, n);
+    struct store_stats stats;
+    cr_assert_eq(store_stats_get(st, &stats), STORE_OK);
+    cr_assert_eq(stats.num_records, 0);
+    tst_record(&rec, 20000, ID, NOW + DAY);
+    cr_assert_eq(store_put(st, &rec), STORE_OK, "and the map takes records again");
+}
+
 static int in_list(const char *id, uint32_t n)
 {
     static struct store_record page[20];
