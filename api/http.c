@@ -94,9 +94,9 @@ const char *api_route_name(enum api_route_id id)
     return "other";
 }
 
-int api_content_type_is_json(const char *value)
+int api_content_type_is(const char *value, const char *type)
 {
-    static const char json[] = "application/json";
+    size_t len = strlen(type);
 
     if (value == NULL) {
         return 0;
@@ -104,10 +104,10 @@ int api_content_type_is_json(const char *value)
     while (*value == ' ' || *value == '\t') {
         value++;
     }
-    if (strncasecmp(value, json, sizeof(json) - 1) != 0) {
+    if (strncasecmp(value, type, len) != 0) {
         return 0;
     }
-    char next = value[sizeof(json) - 1];
+    char next = value[len];
     return next == '\0' || next == ';' || next == ' ' || next == '\t';
 }
 
@@ -560,10 +560,9 @@ static enum MHD_Result first_call(struct api_request *req, const char *url, cons
     const char *ct =
         MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     int ocsp = route->json_body == API_BODY_OCSP;
-    if (ocsp ? ct == NULL || strncasecmp(ct, "application/ocsp-request", 24) != 0
-             : !api_content_type_is_json(ct)) {
-        api_fail(err, API_ERR_UNSUPPORTED_MEDIA_TYPE, "Content-Type must be %s",
-                 ocsp ? "application/ocsp-request" : "application/json");
+    const char *want = ocsp ? "application/ocsp-request" : "application/json";
+    if (!api_content_type_is(ct, want)) {
+        api_fail(err, API_ERR_UNSUPPORTED_MEDIA_TYPE, "Content-Type must be %s", want);
         return refuse(req, err);
     }
     if (len > (ocsp ? CA_MAX_OCSP_REQUEST_LEN : API_MAX_BODY_LEN)) {

@@ -267,9 +267,10 @@ enum api_err api_route_match(const char *method, const char *path, int https,
 /* api_route_name returns the metrics label of |id|, a static string. */
 const char *api_route_name(enum api_route_id id);
 
-/* api_content_type_is_json says whether a Content-Type header value (NULL
- * when absent) is application/json, optionally with parameters. */
-int api_content_type_is_json(const char *value);
+/* api_content_type_is says whether a Content-Type header value (NULL when
+ * absent) is the media type |type|, in any case, optionally with
+ * parameters. */
+int api_content_type_is(const char *value, const char *type);
 
 /* api_content_length_parse parses a Content-Length value: digits only, at most
  * 2^63. Returns 1 and sets |*out_len|, or 0 for anything else. */

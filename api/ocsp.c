@@ -472,23 +472,6 @@ void api_ocsp_free(struct api_ocsp *o)
 
 /* ---- Routes ---- */
 
-static int content_type_is_ocsp(const char *value)
-{
-    static const char type[] = "application/ocsp-request";
-
-    if (value == NULL) {
-        return 0;
-    }
-    while (*value == ' ' || *value == '\t') {
-        value++;
-    }
-    if (strncasecmp(value, type, sizeof(type) - 1) != 0) {
-        return 0;
-    }
-    char next = value[sizeof(type) - 1];
-    return next == '\0' || next == ';' || next == ' ' || next == '\t';
-}
-
 enum api_err api_route_ocsp(struct api_request *req, struct api_error *err)
 {
     enum api_err rc = API_OK;
@@ -497,7 +480,7 @@ enum api_err api_route_ocsp(struct api_request *req, struct api_error *err)
      * here so that the handler stands on its own. */
     const char *ct =
         MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    ENSURE(content_type_is_ocsp(ct), API_ERR_UNSUPPORTED_MEDIA_TYPE,
+    ENSURE(api_content_type_is(ct, "application/ocsp-request"), API_ERR_UNSUPPORTED_MEDIA_TYPE,
            "Content-Type must be application/ocsp-request");
     ENSURE(req->body.len <= CA_MAX_OCSP_REQUEST_LEN, API_ERR_PAYLOAD_TOO_LARGE,
            "an OCSP request is at most %d bytes", CA_MAX_OCSP_REQUEST_LEN);

@@ -75,20 +75,24 @@ Test(api_http, names_routes_for_metrics)
     cr_assert_str_eq(api_route_name(API_ROUTE_OTHER), "other");
 }
 
+#define J "application/json"
+
 Test(api_http, accepts_application_json_with_parameters_in_any_case)
 {
-    cr_assert(api_content_type_is_json("application/json"));
-    cr_assert(api_content_type_is_json("application/json; charset=utf-8"));
-    cr_assert(api_content_type_is_json("Application/JSON"));
+    cr_assert(api_content_type_is("application/json", J));
+    cr_assert(api_content_type_is("application/json; charset=utf-8", J));
+    cr_assert(api_content_type_is("Application/JSON", J));
+    cr_assert(api_content_type_is(" application/OCSP-request", "application/ocsp-request"));
 }
 
 Test(api_http, refuses_other_media_types)
 {
-    cr_assert_not(api_content_type_is_json(NULL));
-    cr_assert_not(api_content_type_is_json(""));
-    cr_assert_not(api_content_type_is_json("text/plain"));
-    cr_assert_not(api_content_type_is_json("application/jsonp"));
-    cr_assert_not(api_content_type_is_json("application/x-www-form-urlencoded"));
+    cr_assert_not(api_content_type_is("application/ocsp-requestX", "application/ocsp-request"));
+    cr_assert_not(api_content_type_is(NULL, J));
+    cr_assert_not(api_content_type_is("", J));
+    cr_assert_not(api_content_type_is("text/plain", J));
+    cr_assert_not(api_content_type_is("application/jsonp", J));
+    cr_assert_not(api_content_type_is("application/x-www-form-urlencoded", J));
 }
 
 Test(api_http, parses_content_length_digits_only)
