@@ -36,9 +36,12 @@
     "+COMP-NULL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:+GROUP-SECP521R1:"                 \
     "+CTYPE-X509:%SERVER_PRECEDENCE"
 
-#define API_TLS_TTL_S           (24 * 3600)
-#define API_TLS_MAX_CERTS       8
-#define API_CONNECTION_LIMIT    4096u
+#define API_TLS_TTL_S        (24 * 3600)
+#define API_TLS_MAX_CERTS    8
+#define API_CONNECTION_LIMIT 4096u
+/* Connections one client address may hold on each listener: one address
+ * alone cannot fill API_CONNECTION_LIMIT with slow or idle connections. */
+#define API_CONNECTIONS_PER_IP  256u
 #define API_CONNECTION_TIMEOUT  10u /* seconds idle */
 #define API_CONNECTION_MEMORY   (32 * 1024)
 #define API_SIGN_QUEUE_DEFAULT  256
@@ -568,6 +571,8 @@ static enum api_err start_daemons(struct api_server *srv, struct api_error *err)
      * (recv EAGAIN, epoll_wait with timeout 0) while a handshake waits for the
      * client, which cut handshakes per second by 3-5x on loopback. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME;
+    unsigned per_ip = (unsigned)env_size("SIGNET_CONNECTIONS_PER_IP", API_CONNECTIONS_PER_IP,
+                                         API_CONNECTION_LIMIT);
 
     raise_fd_limit();
     TRY(parse_listen("listen.https", srv->cfg.listen_https, &https_addr, err));
@@ -577,11 +582,12 @@ static enum api_err start_daemons(struct api_server *srv, struct api_error *err)
         flags | MHD_USE_TLS, 0, NULL, NULL, api_http_access, &srv->https_listener,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&https_addr, MHD_OPTION_THREAD_POOL_SIZE,
         pool_size(), MHD_OPTION_CONNECTION_LIMIT, API_CONNECTION_LIMIT,
-        MHD_OPTION_CONNECTION_TIMEOUT, API_CONNECTION_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)API_CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, api_http_completed, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, srv, MHD_OPTION_HTTPS_PRIORITIES,
-        API_TLS_PRIORITIES, MHD_OPTION_HTTPS_MEM_TRUST, srv->trust_pem,
-        MHD_OPTION_HTTPS_CERT_CALLBACK, tls_cert_cb, MHD_OPTION_END);
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+        API_CONNECTION_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONNECTION_MEMORY,
+        MHD_OPTION_NOTIFY_COMPLETED, api_http_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_logger, srv, MHD_OPTION_HTTPS_PRIORITIES, API_TLS_PRIORITIES,
+        MHD_OPTION_HTTPS_MEM_TRUST, srv->trust_pem, MHD_OPTION_HTTPS_CERT_CALLBACK, tls_cert_cb,
+        MHD_OPTION_END);
     ENSURE(srv->https != NULL, API_ERR_UNAVAILABLE, "listen.https: cannot listen on %s",
            srv->cfg.listen_https);
     if (srv->cfg.listen_http[0] == '\0') {
@@ -593,8 +599,9 @@ static enum api_err start_daemons(struct api_server *srv, struct api_error *err)
     srv->http = MHD_start_daemon(
         flags, 0, NULL, NULL, api_http_access, &srv->http_listener, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&http_addr, MHD_OPTION_THREAD_POOL_SIZE, pool_size(),
-        MHD_OPTION_CONNECTION_LIMIT, API_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-        API_CONNECTION_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONNECTION_MEMORY,
+        MHD_OPTION_CONNECTION_LIMIT, API_CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        per_ip, MHD_OPTION_CONNECTION_TIMEOUT, API_CONNECTION_TIMEOUT,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONNECTION_MEMORY,
         MHD_OPTION_NOTIFY_COMPLETED, api_http_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER,
         mhd_logger, srv, MHD_OPTION_END);
     ENSURE(srv->http != NULL, API_ERR_UNAVAILABLE, "listen.http: cannot listen on %s",

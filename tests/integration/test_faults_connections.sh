@@ -6,7 +6,9 @@
 # answers correctly, and 90% of them within 1 s (a functional bound, measured
 # with curl's time_total; the figures are printed). The server's RSS
 # (VmRSS) stays under 2 x its baseline + 100 MiB, and the server is healthy
-# and serving once the abuse stops.
+# and serving once the abuse stops. Then, with the default limit of 256
+# connections per client address and listener, the 257th connection from
+# 127.0.0.1 is closed at once while the other listener still answers.
 . "$(dirname "$0")/serve_lib.sh"
 cd "$T_DIR" || exit 1
 HOLD=${FAULT_HOLD_S:-9}
@@ -17,8 +19,11 @@ ulimit -Sn 8192 2>/dev/null || ulimit -Sn "$(ulimit -Hn)" 2>/dev/null
 check "dev PKI is made" make_pki
 write_config
 # ASan's quarantine of freed memory alone would count against the RSS bound.
+# The abuse stands for many clients: from one address (all of it comes from
+# 127.0.0.1 here) the per-address limit would stop it at once, which the end
+# of this test checks with the default limit.
 check "server starts and becomes ready" start_server \
-  ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=16"
+  ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=16" SIGNET_CONNECTIONS_PER_IP=4096
 make_csr w
 body w.csr >w.json
 tok=$(k8s_token ES256 ec1)
@@ -82,6 +87,45 @@ check "RSS stays bounded: peak $((peak / 1024)) MiB < 2 x $((base / 1024)) + 100
 check "the server is still running" kill -0 "$SRV_PID"
 expect_eq "/healthz is 200 after the abuse" "$(healthz_time | cut -d' ' -f1)" 200
 expect_eq "issuance is 201 after the abuse" "$(sign_time | cut -d' ' -f1)" 201
+stop_server TERM
+expect_eq "SIGTERM exits 0" "$SRV_RC" 0
+
+# One address holds at most 256 connections per listener (the default): past
+# that the server closes new ones at once, on that listener only, and takes
+# them again once some close.
+check "server starts with the default per-address limit" start_server
+per_address() {
+  python3 - "$HTTPS_PORT" "$HTTP_PORT" <<'PY'
+import socket, sys, time, urllib.request
+https_port, http_port = int(sys.argv[1]), int(sys.argv[2])
+
+def closed_at_once(s):
+    s.settimeout(2)
+    try:
+        return s.recv(1) == b""
+    except socket.timeout:
+        return False
+    except ConnectionResetError:
+        return True
+
+held = [socket.create_connection(("127.0.0.1", https_port)) for _ in range(256)]
+time.sleep(0.5)
+assert not any(closed_at_once(s) for s in held[:4]), "a connection within the limit was closed"
+extra = socket.create_connection(("127.0.0.1", https_port))
+assert closed_at_once(extra), "the 257th connection was not closed"
+extra.close()
+with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % http_port, timeout=5) as r:
+    assert r.status == 200, r.status
+for s in held[:8]:
+    s.close()
+time.sleep(0.5)
+again = socket.create_connection(("127.0.0.1", https_port))
+assert not closed_at_once(again), "a connection was refused after some closed"
+print("256 held; the 257th closed at once; plain HTTP still answered; taken again once 8 closed")
+PY
+}
+check "one address holds at most 256 HTTPS connections" per_address
+last_output
 stop_server TERM
 expect_eq "SIGTERM exits 0" "$SRV_RC" 0
 finish
