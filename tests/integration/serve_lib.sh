@@ -221,6 +221,35 @@ expect_refusal() {
   fi
 }
 
+# sign_until_full BODY-FILE TOKEN [SERIALS-FILE [MAX]]: issues over one
+# kept-alive HTTPS connection until an answer is not 201 (at most MAX times,
+# default 20000); that answer must be 503 unavailable (the store is full or
+# unwritable). The serials issued are appended to SERIALS-FILE when given.
+sign_until_full() {
+  python3 - "$HTTPS_PORT" "$T_DIR/pki/root.crt" "$1" "$2" "${3:-}" "${4:-20000}" <<'PY'
+import http.client, json, ssl, sys
+port, cafile, body_file, token, out, most = sys.argv[1:7]
+ctx = ssl.create_default_context(cafile=cafile)
+ctx.check_hostname = False
+conn = http.client.HTTPSConnection("127.0.0.1", int(port), context=ctx, timeout=30)
+body = open(body_file, "rb").read()
+serials = open(out, "a") if out else None
+for i in range(int(most)):
+    conn.request("POST", "/v1/sign", body=body, headers={
+        "Content-Type": "application/json", "Authorization": "Bearer " + token})
+    r = conn.getresponse()
+    doc = json.loads(r.read())
+    if r.status != 201:
+        print(i, "issued, then", r.status, doc)
+        assert r.status == 503 and doc["error"] == "unavailable" and doc["message"], doc
+        break
+    if serials:
+        serials.write(doc["serial"] + "\n")
+else:
+    raise SystemExit("never refused after %s issuances" % most)
+PY
+}
+
 # hand_sign NAME START END SPIFFE-ID: NAME.crt for NAME.csr signed directly
 # with the intermediate's key by `openssl ca` (never recorded in the store),
 # valid from START to END (YYYYMMDDHHMMSSZ).

@@ -42,34 +42,6 @@ tok=$(k8s_token ES256 ec1)
 code_of() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 mdb_clean() { mdb_stat -a -e "$1" >/dev/null; }
 
-# sign_until_refused OUT-SERIALS MAX: issues until an answer is not 201 (at
-# most MAX times); the serials issued go to OUT-SERIALS, the refusal must be
-# 503 unavailable.
-sign_until_refused() {
-  python3 - "$HTTPS_PORT" pki/root.crt w.json "$tok" "$1" "$2" <<'PY'
-import http.client, json, ssl, sys
-port, cafile, body_file, token, out, most = sys.argv[1:7]
-ctx = ssl.create_default_context(cafile=cafile)
-ctx.check_hostname = False
-conn = http.client.HTTPSConnection("127.0.0.1", int(port), context=ctx, timeout=30)
-body = open(body_file, "rb").read()
-with open(out, "a") as f:
-    for i in range(int(most)):
-        conn.request("POST", "/v1/sign", body=body, headers={
-            "Content-Type": "application/json", "Authorization": "Bearer " + token})
-        r = conn.getresponse()
-        data = r.read()
-        if r.status != 201:
-            doc = json.loads(data)
-            print(i, "issued, then", r.status, doc)
-            assert r.status == 503 and doc["error"] == "unavailable" and doc["message"], doc
-            break
-        f.write(json.loads(data)["serial"] + "\n")
-    else:
-        raise SystemExit("never refused after %s issuances" % most)
-PY
-}
-
 # all_in_store SERIALS: GET /v1/certs/{serial} as the admin is 200 for each.
 all_in_store() {
   python3 - "$HTTPS_PORT" pki/root.crt admin.crt admin.key "$1" <<'PY'
@@ -98,7 +70,7 @@ check "server starts with a 1 MiB store" start_server
 check "an admin SVID is issued" issue admin spiffe://example.org/admin/ops
 check "a workload SVID (web) is issued" issue web spiffe://example.org/ns/default/sa/web
 : >a.serials
-check "issuing until the store is full ends in 503 unavailable" sign_until_refused a.serials 20000
+check "issuing until the store is full ends in 503 unavailable" sign_until_full w.json "$tok" a.serials
 last_output
 expect_eq "/readyz is 503 while the store is full" "$(code_of "$HTTP_URL/readyz")" 503
 expect_eq "/healthz is still 200" "$(code_of "$HTTP_URL/healthz")" 200
@@ -168,7 +140,7 @@ dd if=/dev/zero of=fs/filler bs=16k >dd.log 2>&1
 check "the filesystem is full (dd: No space left on device)" grep -q 'No space left' dd.log
 df -k "$FS" | tail -1 | awk '{print "tmpfs: " $3 " KiB used, " $4 " KiB free"}'
 # LMDB may still reuse pages it already has in its file: issue until refused.
-check "issuing on the full filesystem ends in 503 unavailable" sign_until_refused b.serials 2000
+check "issuing on the full filesystem ends in 503 unavailable" sign_until_full w.json "$tok" b.serials 2000
 last_output
 expect_eq "/readyz is 503 while the store cannot be written" "$(code_of "$HTTP_URL/readyz")" 503
 expect_eq "/healthz is still 200" "$(code_of "$HTTP_URL/healthz")" 200
