@@ -75,7 +75,7 @@ struct api_server {
     char *trust_pem; /* roots and intermediate: the CAs named in CertificateRequest */
     _Atomic int inflight;
     _Atomic int store_failed;
-    _Atomic int64_t store_probed_at; /* api_server_ready's last probe write */
+    _Atomic int64_t store_probed_at; /* api_server_ready's last probe, monotonic s */
     _Atomic int draining;            /* stopping: every response closes its connection */
     struct api_listener https_listener;
     struct api_listener http_listener;
@@ -217,9 +217,10 @@ int api_server_ready(struct api_server *srv, int64_t now, const char **out_why)
          * write, at most every API_STORE_PROBE_EVERY_S, does, once there is
          * room again: the probe alone can succeed on pages LMDB recycles
          * while an issuance, which needs more, still fails. */
+        int64_t mono = (int64_t)(api_mono_ns() / 1000000000u);
         int64_t last = atomic_load(&srv->store_probed_at);
-        if (has_room(&st) && now - last >= API_STORE_PROBE_EVERY_S &&
-            atomic_compare_exchange_strong(&srv->store_probed_at, &last, now)) {
+        if (has_room(&st) && mono - last >= API_STORE_PROBE_EVERY_S &&
+            atomic_compare_exchange_strong(&srv->store_probed_at, &last, mono)) {
             api_server_store_result(srv, store_probe(srv->store));
         }
     }

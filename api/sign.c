@@ -203,12 +203,14 @@ static enum api_err store_err_map(enum store_err code, struct api_error *err)
             /* Another request spent the same token first; this certificate
              * was never recorded and never leaves. */
             return api_fail(err, API_ERR_UNAUTHENTICATED, "token already used");
+        /* The certificate a renewal presented was revoked, or its record
+         * pruned, after it was checked and before the new record committed. */
         case STORE_ERR_REVOKED:
-        case STORE_ERR_NOT_FOUND:
-            /* The certificate a renewal presented was revoked (or pruned)
-             * after it was checked and before the new record committed. */
             return api_fail(err, API_ERR_UNAUTHENTICATED,
                             "client certificate refused: it was revoked during the renewal");
+        case STORE_ERR_NOT_FOUND:
+            return api_fail(err, API_ERR_UNAUTHENTICATED,
+                            "client certificate refused: its record is gone");
         default:
             return api_fail(err, API_ERR_INTERNAL, "recording the issuance failed");
     }

@@ -25,7 +25,6 @@ enum store_err store_jti_unused(const struct store *st, MDB_txn *txn, const stru
     unsigned char key[STORE_JTI_MAX];
     MDB_val k = jti_key(op, key);
     MDB_val v;
-
     int64_t pruned = 0;
 
     int mrc = mdb_get(txn, st->db.jti, &k, &v);
