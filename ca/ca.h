@@ -90,9 +90,10 @@ enum ca_err ca_key_write(const char *path, EVP_PKEY *key, const char *passphrase
                          size_t passphrase_len, struct ca_error *err)
     __attribute__((warn_unused_result));
 
-/* ca_key_read reads a PKCS#8 private key from |path|, decrypting it with
- * |passphrase| when it is encrypted (a wrong one is CA_ERR_BAD_PASSPHRASE).
- * The caller owns |*out_key|. */
+/* ca_key_read reads a PKCS#8 private key from |path|. With a |passphrase|
+ * the key must be encrypted and is decrypted with it (a wrong one is
+ * CA_ERR_BAD_PASSPHRASE, a plain key CA_ERR_INVALID_KEY); without one it
+ * must be plain. The caller owns |*out_key|. */
 enum ca_err ca_key_read(const char *path, const char *passphrase, size_t passphrase_len,
                         EVP_PKEY **out_key, struct ca_error *err)
     __attribute__((warn_unused_result));

@@ -226,6 +226,7 @@ static enum ca_err decode_key(const struct ca_issuer *issuer, const X509_ALGOR *
                nbits);
         ENSURE(nbits <= 8192, CA_ERR_UNSUPPORTED_KEY, "RSA key of %d bits: at most 8192 accepted",
                nbits);
+        TRY(ca_key_rsa_exponent_check(pkey, err));
         *out_type = CA_LEAF_KEY_RSA;
     } else {
         const char *name = nid == NID_undef ? "unknown" : OBJ_nid2sn(nid);

@@ -50,9 +50,18 @@ enum ca_err ca_file_read_all(const char *path, size_t max_len, char **out_data, 
                              struct ca_error *err) __attribute__((warn_unused_result));
 
 /* ca_key_usable_by_ca accepts the keys a CA of ours may hold or certify: EC
- * P-256 or P-384, Ed25519, RSA 2048..8192; anything else is
+ * P-256 or P-384 with a named curve, Ed25519, RSA 2048..8192 with an
+ * exponent ca_key_rsa_exponent_check accepts; anything else is
  * CA_ERR_UNSUPPORTED_KEY naming the reason. (ca/key.c) */
 enum ca_err ca_key_usable_by_ca(EVP_PKEY *key, struct ca_error *err)
+    __attribute__((warn_unused_result));
+
+/* ca_key_rsa_exponent_check accepts an RSA public exponent that is odd and
+ * from 65537 to 2^256 - 1 (CA/Browser Forum Baseline Requirements 6.1.6): an
+ * exponent of 1 makes every signature checkable without the private key,
+ * so anyone could sign as that key. CA_ERR_UNSUPPORTED_KEY otherwise.
+ * (ca/key.c) */
+enum ca_err ca_key_rsa_exponent_check(const EVP_PKEY *key, struct ca_error *err)
     __attribute__((warn_unused_result));
 
 /* ca_pem_block_next steps over blank lines from |*pos| in |text| (|len| bytes,

@@ -2,6 +2,8 @@
  * with scrypt and AES-256-CBC for the root), and SubjectPublicKeyInfo files. */
 #include <string.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
@@ -69,11 +71,27 @@ out:
     return rc;
 }
 
+enum ca_err ca_key_rsa_exponent_check(const EVP_PKEY *key, struct ca_error *err)
+{
+    enum ca_err rc = CA_OK;
+    BIGNUM *e = NULL;
+
+    OSSL(EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e), CA_ERR_UNSUPPORTED_KEY,
+         "RSA key without a public exponent");
+    ENSURE(BN_is_odd(e) && BN_num_bits(e) > 16 && BN_num_bits(e) <= 256, CA_ERR_UNSUPPORTED_KEY,
+           "RSA public exponent must be odd, at least 65537 and below 2^256");
+out:
+    BN_free(e);
+    return rc;
+}
+
 enum ca_err ca_key_usable_by_ca(EVP_PKEY *key, struct ca_error *err)
 {
     enum ca_err rc = CA_OK;
     char group[64];
     size_t group_len = 0;
+    char encoding[32];
+    size_t encoding_len = 0;
 
     switch (EVP_PKEY_get_base_id(key)) {
         case EVP_PKEY_EC:
@@ -81,6 +99,14 @@ enum ca_err ca_key_usable_by_ca(EVP_PKEY *key, struct ca_error *err)
                  CA_ERR_UNSUPPORTED_KEY, "EC key without a named curve");
             ENSURE(strcmp(group, SN_X9_62_prime256v1) == 0 || strcmp(group, SN_secp384r1) == 0,
                    CA_ERR_UNSUPPORTED_KEY, "EC curve %s is not P-256 or P-384", group);
+            /* A key given with explicit curve parameters still reports the
+             * curve's name, and keeps them when copied into a certificate,
+             * which RFC 5480 2.1.1 forbids and verifiers refuse. */
+            OSSL(EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_ENCODING, encoding,
+                                                sizeof(encoding), &encoding_len),
+                 CA_ERR_UNSUPPORTED_KEY, "EC key without a parameter encoding");
+            ENSURE(strcmp(encoding, OSSL_PKEY_EC_ENCODING_GROUP) == 0, CA_ERR_UNSUPPORTED_KEY,
+                   "EC key with explicit curve parameters: a named curve is required");
             break;
         case EVP_PKEY_ED25519:
             break;
@@ -88,6 +114,7 @@ enum ca_err ca_key_usable_by_ca(EVP_PKEY *key, struct ca_error *err)
             ENSURE(EVP_PKEY_get_bits(key) >= 2048 && EVP_PKEY_get_bits(key) <= 8192,
                    CA_ERR_UNSUPPORTED_KEY, "RSA key of %d bits (2048..8192 allowed)",
                    EVP_PKEY_get_bits(key));
+            TRY(ca_key_rsa_exponent_check(key, err));
             break;
         default:
             ENSURE(0, CA_ERR_UNSUPPORTED_KEY, "key type is not EC, Ed25519 or RSA");
@@ -181,6 +208,10 @@ enum ca_err ca_key_read(const char *path, const char *passphrase, size_t passphr
         /* A wrong passphrase fails the padding check or, rarely, the DER parse. */
         ENSURE(p8inf != NULL, CA_ERR_BAD_PASSPHRASE, "wrong passphrase");
     } else {
+        /* A caller with a passphrase reads the root key, which is stored
+         * encrypted (CONTRACT 4): a plain one was put there by hand. */
+        ENSURE(passphrase == NULL, CA_ERR_INVALID_KEY,
+               "the key is not encrypted (an encrypted PKCS#8 key is required)");
         p8inf = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, der_len);
         ENSURE(p8inf != NULL && p == der + der_len, CA_ERR_INVALID_KEY, "undecodable private key");
     }

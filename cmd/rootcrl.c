@@ -13,9 +13,10 @@
 #include "ca.h"
 #include "cmd.h"
 
-#define DEFAULT_CRL_TTL_S (720LL * 3600) /* CONTRACT section 4: 30 days */
-#define MAX_REVOKED       256
-#define PATH_LEN          4096
+#define DEFAULT_CRL_TTL_S   (720LL * 3600) /* CONTRACT section 4: 30 days */
+#define MAX_REVOKED         256
+#define ROOT_CRL_BACKDATE_S 60 /* as leaves and intermediates are backdated */
+#define PATH_LEN            4096
 
 static const char crl_usage[] =
     "usage: signet root crl --dir D --out F [--revoke SERIAL[:REASON]]... [--ttl 720h]\n"
@@ -38,9 +39,11 @@ static const char crl_usage[] =
     "                        SIGNET_ROOT_PASSPHRASE, else the terminal)\n"
     "  --help                show this help\n"
     "\n"
-    "The CRL number is the signing time in Unix seconds, so each new CRL has a\n"
-    "larger one without any state kept in D. An entry's revocation date is the\n"
-    "signing time. Publish the file as the server's pki.root_crl.\n";
+    "The CRL number is the signing time in Unix milliseconds, so each new CRL\n"
+    "has a larger one without any state kept in D (keep the machine's clock\n"
+    "right). thisUpdate and each entry's revocation date are the signing time\n"
+    "less 60 s, for relying parties whose clocks run behind. Publish the file\n"
+    "as the server's pki.root_crl.\n";
 
 /* parse_revoke reads "SERIAL" or "SERIAL:REASON" into |out|; returns 0 or -1. */
 static int parse_revoke(const char *cmd, const char *arg, struct ca_crl_entry *out)
@@ -97,7 +100,7 @@ static int read_root_cert(const char *cmd, const char *path, X509 **out_root)
     return 0;
 }
 
-static void print_summary(const char *path, size_t num, int64_t number, int64_t next_update)
+static void print_summary(const char *path, size_t num, uint64_t number, int64_t next_update)
 {
     char when[32];
     time_t t = (time_t)next_update;
@@ -106,14 +109,14 @@ static void print_summary(const char *path, size_t num, int64_t number, int64_t 
     if (gmtime_r(&t, &tm) == NULL || strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
         when[0] = '\0';
     }
-    printf("wrote %s\n  revoked intermediates: %zu\n  CRL number: %lld\n  next update: %s\n", path,
-           num, (long long)number, when);
+    printf("wrote %s\n  revoked intermediates: %zu\n  CRL number: %llu\n  next update: %s\n", path,
+           num, (unsigned long long)number, when);
 }
 
 /* sign_and_write reads the root key, signs the CRL and writes it. */
 static int sign_and_write(const char *cmd, const char *dir, const char *out_path,
                           const char *pass_file, const struct ca_crl_entry *entries, size_t num,
-                          int64_t now, int64_t ttl_s)
+                          uint64_t number, int64_t this_update, int64_t ttl_s)
 {
     struct ca_error err = {0};
     char key_path[PATH_LEN];
@@ -139,8 +142,8 @@ static int sign_and_write(const char *cmd, const char *dir, const char *out_path
         cmd_fail(cmd, "cannot read %s: %s", key_path, err.msg);
         goto out;
     }
-    if (ca_crl_build(root, root_key, entries, num, (uint64_t)now, now, now + ttl_s, &der, &der_len,
-                     &err) != CA_OK) {
+    if (ca_crl_build(root, root_key, entries, num, number, this_update, this_update + ttl_s, &der,
+                     &der_len, &err) != CA_OK) {
         cmd_fail(cmd, "%s", err.msg);
         goto out;
     }
@@ -148,7 +151,7 @@ static int sign_and_write(const char *cmd, const char *dir, const char *out_path
         cmd_fail(cmd, "cannot write %s: %s", out_path, err.msg);
         goto out;
     }
-    print_summary(out_path, num, now, now + ttl_s);
+    print_summary(out_path, num, number, this_update + ttl_s);
     rc = CMD_EXIT_OK;
 out:
     OPENSSL_free(der);
@@ -224,10 +227,16 @@ int cmd_root_crl(int argc, char **argv)
     if (check_no_duplicates(cmd, entries, num, revoke_args) != 0) {
         return CMD_EXIT_USAGE;
     }
-    /* Every entry is revoked as of now: the root keeps no state between runs. */
-    int64_t now = (int64_t)time(NULL);
+    /* The root keeps no state between runs: the number is the time in
+     * milliseconds (two CRLs signed within a second still differ, and it
+     * stays above the seconds earlier versions used), and every entry is
+     * revoked as of thisUpdate. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t number = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    int64_t this_update = (int64_t)ts.tv_sec - ROOT_CRL_BACKDATE_S;
     for (size_t i = 0; i < num; i++) {
-        entries[i].revoked_at = now;
+        entries[i].revoked_at = this_update;
     }
-    return sign_and_write(cmd, dir, out_path, pass_file, entries, num, now, ttl_s);
+    return sign_and_write(cmd, dir, out_path, pass_file, entries, num, number, this_update, ttl_s);
 }

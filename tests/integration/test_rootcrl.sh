@@ -34,6 +34,20 @@ check "the empty CRL lists no certificate" \
 check "the intermediate passes openssl verify -crl_check with the empty CRL" \
   openssl verify -crl_check -CRLfile empty.crl -CAfile pki/root.crt ipki/intermediate.crt
 check "the CRL lasts 720h by default" test "$(next_minus_last empty.crl)" -eq $((720 * 3600))
+crl_num() { openssl crl -in "$1" -noout -crlnumber | sed 's/^crlNumber=0x//'; }
+crl_last() { date -d "$(openssl crl -in "$1" -noout -lastupdate | cut -d= -f2)" +%s; }
+before=$(date +%s)
+"$S" root crl --dir pki --out first.crl --passphrase-file pass >/dev/null &&
+  "$S" root crl --dir pki --out second.crl --passphrase-file pass >/dev/null
+after=$(date +%s)
+check "two CRLs signed back to back have increasing CRL numbers" \
+  python3 -c "import sys; a, b = (int(x, 16) for x in sys.argv[1:]); assert a < b, (a, b)" \
+  "$(crl_num first.crl)" "$(crl_num second.crl)"
+check "thisUpdate is the signing time less 60 s" \
+  test "$(crl_last first.crl)" -ge $((before - 60)) -a "$(crl_last first.crl)" -le $((after - 60))
+check "openssl verify -crl_check accepts a fresh CRL at a time 5 s earlier" \
+  openssl verify -crl_check -attime $((before - 5)) -CRLfile first.crl -CAfile pki/root.crt \
+  ipki/intermediate.crt
 
 section "Revoking the intermediate"
 check "root crl --revoke <intermediate serial> exits 0" \

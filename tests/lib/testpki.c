@@ -9,6 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
@@ -20,6 +23,33 @@
             abort();                                                                               \
         }                                                                                          \
     } while (0)
+
+/* rsa_exponent_one makes an RSA key pair with a random 2048-bit odd modulus
+ * and e = d = 1: its signatures are the padded digests themselves. */
+static EVP_PKEY *rsa_exponent_one(void)
+{
+    BIGNUM *n = BN_new();
+    BIGNUM *one = BN_new();
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    EVP_PKEY *key = NULL;
+
+    CHECK(n != NULL && one != NULL && bld != NULL && ctx != NULL);
+    CHECK(BN_rand(n, 2048, BN_RAND_TOP_TWO, BN_RAND_BOTTOM_ODD) == 1 && BN_one(one) == 1);
+    CHECK(OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) == 1 &&
+          OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, one) == 1 &&
+          OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_D, one) == 1);
+    params = OSSL_PARAM_BLD_to_param(bld);
+    CHECK(params != NULL && EVP_PKEY_fromdata_init(ctx) == 1 &&
+          EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_KEYPAIR, params) == 1);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    EVP_PKEY_CTX_free(ctx);
+    BN_free(one);
+    BN_free(n);
+    return key;
+}
 
 EVP_PKEY *testpki_key_new(enum testpki_key type)
 {
@@ -42,6 +72,15 @@ EVP_PKEY *testpki_key_new(enum testpki_key type)
             break;
         case TESTPKI_RSA1024:
             key = EVP_RSA_gen(1024);
+            break;
+        case TESTPKI_RSA_E1:
+            key = rsa_exponent_one();
+            break;
+        case TESTPKI_P256_EXPLICIT:
+            key = EVP_EC_gen("P-256");
+            CHECK(key != NULL &&
+                  EVP_PKEY_set_utf8_string_param(key, OSSL_PKEY_PARAM_EC_ENCODING,
+                                                 OSSL_PKEY_EC_ENCODING_EXPLICIT) == 1);
             break;
     }
     CHECK(key != NULL);

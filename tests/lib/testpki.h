@@ -20,6 +20,8 @@ enum testpki_key {
     TESTPKI_RSA2048,
     TESTPKI_RSA1024,
     TESTPKI_P192,
+    TESTPKI_RSA_E1,        /* RSA-2048 with e = d = 1: anyone can sign as it */
+    TESTPKI_P256_EXPLICIT, /* P-256 encoded with explicit curve parameters */
 };
 
 struct testpki {

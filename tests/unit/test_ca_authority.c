@@ -10,6 +10,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca.h"
+#include "testpki.h"
 
 TestSuite(ca_authority);
 
@@ -482,6 +483,59 @@ Test(ca_authority, refuses_a_csr_key_on_another_curve_with_unsupported_key)
     EVP_PKEY_free(k1);
     X509_free(root);
     EVP_PKEY_free(root_key);
+}
+
+/* sign_csr_of signs a CSR for |key| with |md| and submits it for an
+ * intermediate; the CSR's own signature verifies in every case. */
+static enum ca_err sign_csr_of(EVP_PKEY *key, const EVP_MD *md, struct ca_error *err)
+{
+    EVP_PKEY *root_key = new_key(CA_KEY_EC_P256);
+    X509 *root = new_root(root_key, "example.org", (int64_t)time(NULL), 86400);
+    X509_REQ *csr = X509_REQ_new();
+    cr_assert_eq(X509_REQ_set_pubkey(csr, key), 1);
+    cr_assert(X509_REQ_sign(csr, key, md) > 0);
+    cr_assert_eq(X509_REQ_verify(csr, key), 1, "the CSR's signature verifies");
+    enum ca_err rc = sign_with(root, root_key, csr, "example.org", NULL, 0, err);
+    X509_REQ_free(csr);
+    X509_free(root);
+    EVP_PKEY_free(root_key);
+    return rc;
+}
+
+/* An intermediate whose RSA exponent is 1 would let anyone sign certificates
+ * under the root without any private key. */
+Test(ca_authority, refuses_a_csr_key_with_an_rsa_exponent_of_one)
+{
+    struct ca_error err = {0};
+    EVP_PKEY *key = testpki_key_new(TESTPKI_RSA_E1);
+    cr_assert_eq(sign_csr_of(key, EVP_sha256(), &err), CA_ERR_UNSUPPORTED_KEY);
+    cr_assert_not_null(strstr(err.msg, "RSA public exponent"), "%s", err.msg);
+    EVP_PKEY_free(key);
+}
+
+Test(ca_authority, refuses_a_csr_key_with_explicit_curve_parameters)
+{
+    struct ca_error err = {0};
+    EVP_PKEY *key = testpki_key_new(TESTPKI_P256_EXPLICIT);
+    cr_assert_eq(sign_csr_of(key, EVP_sha256(), &err), CA_ERR_UNSUPPORTED_KEY);
+    cr_assert_not_null(strstr(err.msg, "explicit curve parameters"), "%s", err.msg);
+    EVP_PKEY_free(key);
+}
+
+Test(ca_authority, refuses_a_csr_signed_with_sha1_or_md5)
+{
+    struct ca_error err = {0};
+    EVP_PKEY *ec = new_key(CA_KEY_EC_P256);
+    EVP_PKEY *rsa = testpki_key_new(TESTPKI_RSA2048);
+    cr_assert_eq(sign_csr_of(ec, EVP_sha1(), &err), CA_ERR_INVALID_CSR);
+    cr_assert_not_null(strstr(err.msg, "SHA1: SHA-256, SHA-384 or SHA-512 required"), "%s",
+                       err.msg);
+    cr_assert_eq(sign_csr_of(rsa, EVP_md5(), &err), CA_ERR_INVALID_CSR);
+    cr_assert_not_null(strstr(err.msg, "MD5"), "%s", err.msg);
+    cr_assert_eq(sign_csr_of(ec, EVP_sha384(), &err), CA_OK, "%s", err.msg);
+    cr_assert_eq(sign_csr_of(rsa, EVP_sha512(), &err), CA_OK, "%s", err.msg);
+    EVP_PKEY_free(rsa);
+    EVP_PKEY_free(ec);
 }
 
 Test(ca_authority, reads_the_trust_domain_back_from_the_root)

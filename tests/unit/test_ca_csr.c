@@ -92,6 +92,15 @@ Test(ca_csr, refuses_rsa_1024_with_unsupported_key)
     assert_msg(&err, "RSA key of 1024 bits: at least 2048 required");
 }
 
+/* With e = 1 a "signature" is the padded digest itself: the CSR's own
+ * signature verifies, and anyone could sign as the certified key. */
+Test(ca_csr, refuses_an_rsa_exponent_of_one_with_unsupported_key)
+{
+    struct ca_error err = {0};
+    cr_assert_eq(issue_for(TESTPKI_RSA_E1, NULL, 0, 0, &err), CA_ERR_UNSUPPORTED_KEY);
+    assert_msg(&err, "RSA public exponent must be odd, at least 65537");
+}
+
 Test(ca_csr, refuses_p192_with_unsupported_key)
 {
     struct ca_error err = {0};

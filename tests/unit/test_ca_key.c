@@ -203,6 +203,24 @@ Test(ca_key, refuses_an_encrypted_key_without_passphrase_with_bad_passphrase)
     EVP_PKEY_free(key);
 }
 
+/* The root key is read with a passphrase: a plain key put in its place by
+ * hand would make the passphrase protect nothing. */
+Test(ca_key, refuses_a_plain_key_when_a_passphrase_is_given_with_invalid_key)
+{
+    struct ca_error err = {0};
+    char path[128];
+    EVP_PKEY *back = NULL;
+    EVP_PKEY *key = new_key(CA_KEY_EC_P256);
+    path_in(path, sizeof(path), "plain.key");
+    cr_assert_eq(ca_key_write(path, key, NULL, 0, &err), CA_OK, "%s", err.msg);
+    cr_assert_eq(ca_key_read(path, "anything", 8, &back, &err), CA_ERR_INVALID_KEY);
+    cr_assert_not_null(strstr(err.msg, "not encrypted"), "%s", err.msg);
+    cr_assert_null(back);
+    cr_assert_eq(ca_key_read(path, NULL, 0, &back, &err), CA_OK, "%s", err.msg);
+    EVP_PKEY_free(back);
+    EVP_PKEY_free(key);
+}
+
 Test(ca_key, refuses_an_empty_passphrase_when_writing_with_invalid_argument)
 {
     char path[128];
