@@ -31,6 +31,7 @@
 #define MIN_DELAY_MS      100
 #define MAX_RETRY_AFTER_S 3600
 #define CRL_RETRY_MS      30000
+#define RENEW_MIN_MS      5000 /* between renewals, whatever renew_after says */
 #define GEN_PREFIX        ".svid."
 #define CURRENT           "current"
 
@@ -66,12 +67,26 @@ static uint64_t random_u64(void)
     return r;
 }
 
-static int64_t now_ms(void)
+static int64_t clock_ms(clockid_t id)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(id, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* now_ms is the wall clock, for certificate times and logs; mono_ms is what
+ * the agent schedules by, so that a step of the wall clock neither delays a
+ * renewal (a step back once made it sleep past the SVID's expiry) nor
+ * hurries one. */
+static int64_t now_ms(void)
+{
+    return clock_ms(CLOCK_REALTIME);
+}
+
+static int64_t mono_ms(void)
+{
+    return clock_ms(CLOCK_MONOTONIC);
 }
 
 /* ---- Logging: JSON lines on stderr, typed fields only (no token, no key) ---- */
@@ -363,9 +378,15 @@ out:
     return rc;
 }
 
+/* issued_at is when the server signed: it backdates notBefore by 60 s. */
+static int64_t issued_at(int64_t not_before, int64_t not_after)
+{
+    return not_before + 60 < not_after ? not_before + 60 : not_before;
+}
+
 static int64_t half_life(int64_t not_before, int64_t not_after)
 {
-    int64_t issued = not_before + 60 < not_after ? not_before + 60 : not_before;
+    int64_t issued = issued_at(not_before, not_after);
     return issued + (not_after - issued) / 2;
 }
 
@@ -522,6 +543,7 @@ struct agent {
     char gen[NAME_MAX + 1];     /* the published generation */
     unsigned attempts;
     int crl_warned;
+    int64_t renew_at; /* mono_ms() when the held SVID is due for renewal */
 };
 
 enum outcome {
@@ -556,8 +578,10 @@ static char *request_body(const char *csr, const char *ttl)
     return s;
 }
 
-/* accept_svid checks an answer against our key, publishes it and holds it. */
-static enum api_err accept_svid(struct agent *a, const struct api_reply *r, struct api_error *err)
+/* accept_svid checks an answer against our key (and, for a renewal, against
+ * the identity held: |want_id|, else NULL), publishes it and holds it. */
+static enum api_err accept_svid(struct agent *a, const struct api_reply *r, const char *want_id,
+                                struct api_error *err)
 {
     enum api_err rc = API_OK;
     struct api_svid svid = {0};
@@ -567,6 +591,8 @@ static enum api_err accept_svid(struct agent *a, const struct api_reply *r, stru
     TRY(api_svid_parse(r->body, r->body_len, &svid, err));
     OSSL(X509_check_private_key(svid.leaf, a->next_key), API_ERR_BAD_REQUEST,
          "the certificate is not for our key");
+    ENSURE(want_id == NULL || strcmp(svid.spiffe_id, want_id) == 0, API_ERR_BAD_REQUEST,
+           "the renewed certificate is for another SPIFFE ID");
     TRY(key_pem(a->next_key, &next.key_pem, &next.key_pem_len, err));
     next.cert_pem = svid.cert_pem;
     next.cert_pem_len = svid.cert_pem_len;
@@ -583,6 +609,9 @@ static enum api_err accept_svid(struct agent *a, const struct api_reply *r, stru
     if (next.renew_after <= now || next.renew_after >= next.not_after) {
         next.renew_after = half_life(next.not_before, next.not_after);
     }
+    /* Due after the same span from now as renew_after is from the signing,
+     * in the server's own time: our wall clock may be off or step. */
+    int64_t due_ms = (next.renew_after - issued_at(next.not_before, next.not_after)) * 1000;
     TRY(api_agent_publish(a->cfg->out_dir, &next, a->gen[0] != '\0' ? a->gen : NULL, gen,
                           sizeof(gen), err));
     memcpy(a->gen, gen, sizeof(a->gen));
@@ -591,6 +620,7 @@ static enum api_err accept_svid(struct agent *a, const struct api_reply *r, stru
     api_agent_svid_cleanup(&a->held);
     a->held = next;
     memset(&next, 0, sizeof(next));
+    a->renew_at = mono_ms() + (due_ms > RENEW_MIN_MS ? due_ms : RENEW_MIN_MS);
 out:
     api_agent_svid_cleanup(&next);
     api_svid_cleanup(&svid);
@@ -615,7 +645,7 @@ static enum outcome renew(struct agent *a, const char *body, int *refused, int64
                                 a->held.key_pem_len, &err) == API_OK &&
         api_client_call(a->client, "POST", "/v1/renew", NULL, body, strlen(body), &r, &err) ==
             API_OK &&
-        accept_svid(a, &r, &err) == API_OK) {
+        accept_svid(a, &r, a->held.spiffe_id, &err) == API_OK) {
         agent_log("info", "SVID renewed", &a->held, a->held.renew_after * 1000, NULL);
         goto out;
     }
@@ -645,7 +675,7 @@ static enum outcome sign(struct agent *a, const char *body, int64_t *delay_ms)
     if (api_agent_token_read(a->cfg->token_file, &token, &token_len, &err) == API_OK &&
         api_client_call(a->client, "POST", "/v1/sign", token, body, strlen(body), &r, &err) ==
             API_OK &&
-        accept_svid(a, &r, &err) == API_OK) {
+        accept_svid(a, &r, NULL, &err) == API_OK) {
         agent_log("info", "SVID issued", &a->held, a->held.renew_after * 1000, NULL);
         goto out;
     }
@@ -725,7 +755,7 @@ static int64_t refresh_crl(struct agent *a, int *stopped)
     struct api_error err = {0};
     int64_t refresh_ms = a->cfg->crl_refresh_s * 1000;
     int64_t retry_ms = refresh_ms < CRL_RETRY_MS ? refresh_ms : CRL_RETRY_MS;
-    int64_t next = now_ms() + retry_ms;
+    int64_t next = mono_ms() + retry_ms;
 
     enum api_err rc = api_client_call(a->client, "GET", "/v1/crls.pem", NULL, NULL, 0, &r, &err);
     if (r.fail == API_CLIENT_FAIL_STOPPED) {
@@ -733,7 +763,7 @@ static int64_t refresh_crl(struct agent *a, int *stopped)
     } else if (rc == API_OK && crl_valid(r.body, r.body_len)) {
         if (api_agent_file_replace(a->cfg->out_dir, "crl.pem", r.body, r.body_len, 0644, &err) ==
             API_OK) {
-            next = now_ms() + refresh_ms;
+            next = mono_ms() + refresh_ms;
             a->crl_warned = 0;
         } else {
             agent_log("error", "cannot write crl.pem", NULL, 0, err.msg);
@@ -744,7 +774,7 @@ static int64_t refresh_crl(struct agent *a, int *stopped)
                       err.msg);
         }
         a->crl_warned = 1;
-        next = now_ms() + refresh_ms;
+        next = mono_ms() + refresh_ms;
     } else {
         agent_log("warn", "cannot refresh crl.pem", NULL, 0,
                   rc == API_OK ? "the answer is not PEM CRLs" : err.msg);
@@ -753,7 +783,8 @@ static int64_t refresh_crl(struct agent *a, int *stopped)
     return next;
 }
 
-/* sleep_until waits until |deadline_ms| or a stop signal; returns 1 on a signal. */
+/* sleep_until waits until mono_ms() reaches |deadline_ms| or a stop signal;
+ * returns 1 on a signal. */
 static int sleep_until(int64_t deadline_ms)
 {
     sigset_t set;
@@ -762,7 +793,7 @@ static int sleep_until(int64_t deadline_ms)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     for (;;) {
-        int64_t left = deadline_ms - now_ms();
+        int64_t left = deadline_ms - mono_ms();
         if (left <= 0) {
             return api_client_stop_pending();
         }
@@ -824,10 +855,13 @@ enum api_err api_agent_run(const struct api_agent_config *cfg, struct api_error 
     }
 
     int got = 0;
-    int64_t next_svid = a.held.key != NULL && !cfg->once ? a.held.renew_after * 1000 : now_ms();
-    int64_t next_crl = now_ms();
+    int64_t next_svid = mono_ms();
+    if (a.held.key != NULL && !cfg->once) {
+        next_svid += a.held.renew_after * 1000 - now_ms(); /* the wall clock's word, this once */
+    }
+    int64_t next_crl = mono_ms();
     for (;;) {
-        if (now_ms() >= next_svid) {
+        if (mono_ms() >= next_svid) {
             int64_t delay = 0;
             enum outcome o = attempt(&a, &delay);
             if (o == STOPPED) {
@@ -835,10 +869,10 @@ enum api_err api_agent_run(const struct api_agent_config *cfg, struct api_error 
             }
             if (o == DONE) {
                 got = 1;
-                next_svid = a.held.renew_after * 1000;
+                next_svid = a.renew_at;
             } else {
                 ENSURE(!cfg->once, API_ERR_UNAVAILABLE, "could not get an SVID");
-                next_svid = now_ms() + delay;
+                next_svid = mono_ms() + delay;
             }
             /* An SVID that expired while renewals failed is useless for mTLS. */
             if (a.held.key != NULL && a.held.not_after <= now_ms() / 1000) {
@@ -846,7 +880,7 @@ enum api_err api_agent_run(const struct api_agent_config *cfg, struct api_error 
                 api_agent_svid_cleanup(&a.held);
             }
         }
-        if (now_ms() >= next_crl || cfg->once) {
+        if (mono_ms() >= next_crl || cfg->once) {
             int stopped = 0;
             next_crl = refresh_crl(&a, &stopped);
             if (stopped || cfg->once) {

@@ -2,9 +2,10 @@
 # test_agent.sh: `signet agent` against a real `signet serve` on loopback:
 # --once with a provisioner token, refusals (unreachable, untrusted, used
 # token), reuse of an SVID left in --out, a live agent with 1-minute SVIDs that
-# renews over mTLS while a reader loop checks that svid.key and svid.pem always
-# match, recovery after the server is stopped and started again, crl.pem, and
-# a clean exit 0 on SIGTERM. About 80 s, most of it waiting for renewals.
+# renews over mTLS on time though its wall clock steps 50 s back (libfaketime)
+# while a reader loop checks that svid.key and svid.pem always match, recovery
+# after the server is stopped and started again, crl.pem, and a clean exit 0
+# on SIGTERM. About 80 s, most of it waiting for renewals.
 . "$(dirname "$0")/serve_lib.sh"
 cd "$T_DIR" || exit 1
 
@@ -118,11 +119,24 @@ expect_eq "--once with a server not trusted by --ca exits 1" "$?" 1
 check "... saying the certificate is not trusted" grep -q 'server certificate not trusted by --ca other.crt' untrusted.log
 
 # ---- A live agent: renewal over mTLS, readers never see a mismatched pair ----
-"$SIGNET_BIN" agent --server "$HTTPS_URL" --ca pki/root.crt --token-file token2 --out live \
+# It runs under libfaketime, and its wall clock steps 50 s back once it holds
+# its first SVID: the renewal must still come at renew_after, not 50 s later.
+FAKETIME_LIB=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -1)
+if [ -z "$FAKETIME_LIB" ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null 2>&1
+  FAKETIME_LIB=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -1)
+fi
+check "libfaketime (package faketime) is installed" test -n "$FAKETIME_LIB"
+echo "+0" >agent-clock.txt
+env LD_PRELOAD="$FAKETIME_LIB" FAKETIME_TIMESTAMP_FILE="$T_DIR/agent-clock.txt" \
+  FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 \
+  ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
+  "$SIGNET_BIN" agent --server "$HTTPS_URL" --ca pki/root.crt --token-file token2 --out live \
   --ttl 1m --crl-refresh 5s 2>live.log &
 AGENT_PID=$!
 check "the live agent writes an SVID" wait_for 15 test -s live/svid.pem
 SERIAL1=$(serial_of live/svid.pem)
+echo "-50" >agent-clock.txt
 # The reader resolves `current` once per round, as a proxy watching it does,
 # and also reads the fixed paths, which must always be whole files.
 (
@@ -135,7 +149,8 @@ SERIAL1=$(serial_of live/svid.pem)
 ) &
 READER_PID=$!
 renewed() { [ "$(serial_of live/svid.pem)" != "$SERIAL1" ]; }
-check "the agent renews a 1-minute SVID at renew_after (about 30 s)" wait_for 50 renewed
+check "the agent renews a 1-minute SVID at renew_after (about 30 s), its clock 50 s back" \
+  wait_for 50 renewed
 check "... over mTLS (the provisioner token is one-time)" grep -q '"msg":"SVID renewed"' live.log
 check "the renewed SVID verifies against bundle.pem" \
   openssl verify -CAfile live/bundle.pem -untrusted live/svid.pem live/svid.pem
