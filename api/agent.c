@@ -589,6 +589,7 @@ static enum api_err accept_svid(struct agent *a, const struct api_reply *r, cons
     char gen[NAME_MAX + 1];
 
     TRY(api_svid_parse(r->body, r->body_len, &svid, err));
+    TRY(api_client_chain_trusted(a->client, svid.cert_pem, svid.cert_pem_len, err));
     OSSL(X509_check_private_key(svid.leaf, a->next_key), API_ERR_BAD_REQUEST,
          "the certificate is not for our key");
     ENSURE(want_id == NULL || strcmp(svid.spiffe_id, want_id) == 0, API_ERR_BAD_REQUEST,
@@ -844,6 +845,9 @@ enum api_err api_agent_run(const struct api_agent_config *cfg, struct api_error 
         a.gen[n] = '\0';
     }
     enum api_err lrc = api_agent_load(cfg->out_dir, now_ms() / 1000, &a.held, &lerr);
+    if (lrc == API_OK) {
+        lrc = api_client_chain_trusted(a.client, a.held.cert_pem, a.held.cert_pem_len, &lerr);
+    }
     if (lrc == API_OK) {
         agent_log("info", "reusing the SVID found in --out", &a.held, a.held.renew_after * 1000,
                   NULL);

@@ -29,6 +29,7 @@ struct api_client {
     CURL *curl;
     char *server; /* without a trailing '/' */
     char *ca_file;
+    STACK_OF(X509) *roots; /* --ca's certificates: what an SVID must chain to as well */
     char *cert_pem;
     size_t cert_len;
     char *key_pem; /* cleansed when freed */
@@ -121,6 +122,8 @@ enum api_err api_client_new(const char *server, const char *ca_file, struct api_
     c->ca_file = dup_bytes(ca_file, strlen(ca_file));
     ENSURE(c->curl != NULL && c->server != NULL && c->ca_file != NULL, API_ERR_INTERNAL,
            "out of memory");
+    c->roots = roots;
+    roots = NULL;
 
     *out = c;
     c = NULL;
@@ -139,6 +142,7 @@ void api_client_free(struct api_client *c)
     curl_easy_cleanup(c->curl);
     free(c->server);
     free(c->ca_file);
+    sk_X509_pop_free(c->roots, X509_free);
     free(c);
     curl_global_cleanup();
 }
@@ -660,8 +664,10 @@ static int leaf_has_uri(X509 *leaf, const char *id)
     return uris == 1 && match;
 }
 
+/* verify_leaf checks |leaf| against |roots| (named |what| in the message)
+ * with |chain| as untrusted intermediates. */
 static enum api_err verify_leaf(X509 *leaf, STACK_OF(X509) *chain, STACK_OF(X509) *roots,
-                                struct api_error *err)
+                                const char *what, struct api_error *err)
 {
     enum api_err rc = API_OK;
     X509_STORE *store = X509_STORE_new();
@@ -674,7 +680,7 @@ static enum api_err verify_leaf(X509 *leaf, STACK_OF(X509) *chain, STACK_OF(X509
     }
     OSSL(X509_STORE_CTX_init(ctx, store, leaf, chain), API_ERR_INTERNAL, "out of memory");
     OSSL(X509_verify_cert(ctx), API_ERR_BAD_REQUEST,
-         "the certificate does not verify against the bundle: %s",
+         "the certificate does not verify against %s: %s", what,
          X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
 out:
     X509_STORE_CTX_free(ctx);
@@ -682,22 +688,25 @@ out:
     return rc;
 }
 
-/* concat joins the leaf and chain PEMs with a newline between when needed. */
-static char *concat(const char *a, size_t alen, const char *b, size_t blen, size_t *out_len)
+/* certs_pem writes |first| (when non-NULL) and then |rest| as PEM, freshly
+ * encoded: nothing of the server's text but the certificates themselves
+ * reaches the files the agent writes. NULL when out of memory. */
+static char *certs_pem(X509 *first, STACK_OF(X509) *rest, size_t *out_len)
 {
-    int nl = alen > 0 && a[alen - 1] != '\n';
-    char *s = malloc(alen + (size_t)nl + blen + 1);
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *s = NULL;
+    int ok = bio != NULL && (first == NULL || PEM_write_bio_X509(bio, first) == 1);
 
-    if (s == NULL) {
-        return NULL;
+    for (int i = 0; ok && i < sk_X509_num(rest); i++) {
+        ok = PEM_write_bio_X509(bio, sk_X509_value(rest, i)) == 1;
     }
-    memcpy(s, a, alen);
-    if (nl) {
-        s[alen] = '\n';
+    char *data = NULL;
+    long len = ok ? BIO_get_mem_data(bio, &data) : 0;
+    if (ok && len > 0) {
+        s = dup_bytes(data, (size_t)len);
+        *out_len = (size_t)len;
     }
-    memcpy(s + alen + nl, b, blen);
-    s[alen + nl + blen] = '\0';
-    *out_len = alen + (size_t)nl + blen;
+    BIO_free(bio);
     return s;
 }
 
@@ -754,22 +763,37 @@ enum api_err api_svid_parse(const char *body, size_t len, struct api_svid *out,
     out->leaf = sk_X509_shift(leaf);
     ENSURE(leaf_has_uri(out->leaf, id), API_ERR_BAD_REQUEST,
            "certificate: its URI SAN is not the spiffe_id");
-    TRY(verify_leaf(out->leaf, chain, roots, err));
+    TRY(verify_leaf(out->leaf, chain, roots, "the bundle", err));
     out->not_before = asn1_time(X509_get0_notBefore(out->leaf));
     out->not_after = asn1_time(X509_get0_notAfter(out->leaf));
     ENSURE(out->not_after == not_after, API_ERR_BAD_REQUEST,
            "not_after: differs from the certificate's");
     memcpy(out->serial, serial, serial_len + 1);
     memcpy(out->spiffe_id, id, id_len + 1);
-    out->cert_pem = concat(cert, cert_len, chain_pem, chain_len, &out->cert_pem_len);
-    out->bundle_pem = dup_bytes(bundle, bundle_len);
-    out->bundle_pem_len = bundle_len;
+    out->cert_pem = certs_pem(out->leaf, chain, &out->cert_pem_len);
+    out->bundle_pem = certs_pem(NULL, roots, &out->bundle_pem_len);
     ENSURE(out->cert_pem != NULL && out->bundle_pem != NULL, API_ERR_INTERNAL, "out of memory");
 out:
     sk_X509_pop_free(leaf, X509_free);
     sk_X509_pop_free(chain, X509_free);
     sk_X509_pop_free(roots, X509_free);
     json_decref(doc);
+    return rc;
+}
+
+enum api_err api_client_chain_trusted(const struct api_client *c, const char *pem, size_t len,
+                                      struct api_error *err)
+{
+    enum api_err rc = API_OK;
+    STACK_OF(X509) *certs = pem_certs(pem, len);
+    X509 *leaf = NULL;
+
+    ENSURE(certs != NULL, API_ERR_BAD_REQUEST, "not PEM certificates");
+    leaf = sk_X509_shift(certs);
+    TRY(verify_leaf(leaf, certs, c->roots, "--ca", err));
+out:
+    X509_free(leaf);
+    sk_X509_pop_free(certs, X509_free);
     return rc;
 }
 
@@ -926,6 +950,27 @@ static void next_cursor(json_t *doc, json_t *list, char *out, size_t out_len)
     }
 }
 
+/* serial_after says whether the serial |next| comes after |after| ("" for
+ * the start) in the server's order, the numeric one. */
+static int serial_after(const char *next, const char *after)
+{
+    char a[API_CLIENT_SERIAL_MAX];
+    char b[API_CLIENT_SERIAL_MAX];
+
+    if (api_serial_normalize(next, b, NULL) != API_OK) {
+        return 0;
+    }
+    if (after[0] == '\0') {
+        return 1;
+    }
+    if (api_serial_normalize(after, a, NULL) != API_OK) {
+        return 0;
+    }
+    size_t la = strlen(a);
+    size_t lb = strlen(b);
+    return lb > la || (lb == la && strcmp(b, a) > 0);
+}
+
 enum api_err api_client_certs_list(struct api_client *c, const struct api_certs_query *q,
                                    int (*each)(const struct api_cert_info *info, const char *json,
                                                void *ctx),
@@ -978,8 +1023,9 @@ enum api_err api_client_certs_list(struct api_client *c, const struct api_certs_
         }
         char next[API_CLIENT_SERIAL_MAX];
         next_cursor(doc, list, next, sizeof(next));
-        /* Stop at the end, and on a cursor that does not move (a server bug). */
-        if (next[0] == '\0' || json_array_size(list) == 0 || strcmp(next, after) == 0) {
+        /* Stop at the end, and on a cursor that does not move forward (a
+         * server bug; one going back and forth would loop). */
+        if (next[0] == '\0' || json_array_size(list) == 0 || !serial_after(next, after)) {
             goto out;
         }
         memcpy(after, next, sizeof(after));

@@ -693,10 +693,19 @@ struct api_svid {
  * keys ignored, for newer servers) whose "serial", "spiffe_id", "not_after",
  * "renew_after", "certificate", "chain" and "bundle" are strings of the right
  * form; the certificate must be one PEM certificate carrying |spiffe_id| that
- * verifies against the bundle with the chain. API_ERR_BAD_REQUEST naming the
+ * verifies against the bundle with the chain. |out|'s cert_pem (leaf, then
+ * chain) and bundle_pem are the parsed certificates encoded afresh, so that
+ * text around them never reaches a file. API_ERR_BAD_REQUEST naming the
  * field otherwise. Clean |*out| up with api_svid_cleanup() in any case. */
 enum api_err api_svid_parse(const char *body, size_t len, struct api_svid *out,
                             struct api_error *err) __attribute__((warn_unused_result));
+
+/* api_client_chain_trusted checks that the first certificate of |pem| (|len|
+ * bytes) verifies against the client's --ca, with the others as the chain:
+ * the server's own bundle alone does not make an SVID trusted.
+ * API_ERR_BAD_REQUEST saying why otherwise. */
+enum api_err api_client_chain_trusted(const struct api_client *c, const char *pem, size_t len,
+                                      struct api_error *err) __attribute__((warn_unused_result));
 
 /* api_svid_cleanup frees what |s| owns; NULL is allowed. */
 void api_svid_cleanup(struct api_svid *s);

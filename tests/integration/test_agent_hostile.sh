@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# test_agent_hostile.sh: `signet agent` and `signet certs list` against a
+# server whose TLS certificate they trust but which answers as a broken or
+# hostile one would (hostile_server.py):
+# - a renewal answered for another SPIFFE ID is refused, and the SVID held
+#   stays published;
+# - text around and between the PEM blocks never reaches svid.pem or
+#   bundle.pem, which hold the certificates only;
+# - an SVID from another CA, sent with that CA's root as the bundle, is
+#   refused: --ca decides what an SVID must chain to;
+# - 2-second SVIDs whose renew_after is "now" are renewed at most every 5 s;
+# - a listing whose "next" cursor goes back and forth stops at once.
+. "$(dirname "$0")/serve_lib.sh"
+. "$(dirname "$0")/revocation_lib.sh" # wait_for
+cd "$T_DIR" || exit 1
+
+HOSTILE_PID=""
+AGENT_PID=""
+hostile_exit() {
+  local rc=$?
+  for p in $AGENT_PID $HOSTILE_PID; do
+    kill -KILL "$p" 2>/dev/null && { wait "$p"; } 2>/dev/null
+  done
+  for f in "$T_DIR"/*.log; do
+    if grep -qE "$LIB_SANITIZER" "$f" 2>/dev/null; then
+      grep -E -A 20 "$LIB_SANITIZER" "$f" | head -40
+      t_fail "$(basename "$f") has a sanitizer report"
+    fi
+  done
+  (exit "$rc")
+  t_exit
+}
+trap hostile_exit EXIT
+
+check "dev PKI is made" make_pki
+# This server's certificate, for 127.0.0.1, from our own intermediate: the
+# clients trust it, and then get answers no real signet gives.
+make_tls() {
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout tls.key -subj / \
+    -out tls.csr &&
+    printf 'subjectAltName=critical,IP:127.0.0.1,URI:spiffe://example.org/signet/server\n%s\n' \
+      'extendedKeyUsage=serverAuth,clientAuth' >tls.ext &&
+    openssl x509 -req -in tls.csr -CA pki/intermediate.crt -CAkey pki/intermediate.key \
+      -CAcreateserial -days 1 -extfile tls.ext -out tls.leaf &&
+    cat tls.leaf pki/intermediate.crt >tls.crt
+}
+# Another CA: a root and an intermediate of its own.
+make_other() {
+  mkdir -p other &&
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other/root.key \
+      -subj /CN=other-root -days 1 -addext basicConstraints=critical,CA:TRUE \
+      -addext keyUsage=critical,keyCertSign,cRLSign -out other/root.crt &&
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other/inter.key \
+      -subj /CN=other-intermediate -out other/inter.csr &&
+    printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' \
+      >other/inter.ext &&
+    openssl x509 -req -in other/inter.csr -CA other/root.crt -CAkey other/root.key \
+      -CAcreateserial -days 1 -extfile other/inter.ext -out other/inter.crt
+}
+check "the hostile server's TLS certificate is made" make_tls
+check "another CA is made" make_other
+echo "not-a-real-token" >token
+
+start_hostile() { # MODE
+  rm -f port requests.log
+  python3 "$T_HERE/hostile_server.py" "$T_DIR" port "$1" 2>"hostile-$1.log" &
+  HOSTILE_PID=$!
+  for _ in $(seq 1 100); do
+    [ -s port ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+stop_hostile() {
+  kill -TERM "$HOSTILE_PID" 2>/dev/null && { wait "$HOSTILE_PID"; } 2>/dev/null
+  HOSTILE_PID=""
+}
+agent() { # OUT [agent args...]: exec, so that a background agent's $! is signet's own
+  local out=$1
+  shift
+  exec "$SIGNET_BIN" agent --server "https://127.0.0.1:$(cat port)" --ca pki/root.crt \
+    --token-file token --out "$out" "$@"
+}
+stop_agent() {
+  kill -TERM "$AGENT_PID" 2>/dev/null && { wait "$AGENT_PID"; } 2>/dev/null
+  AGENT_PID=""
+}
+san_of() { openssl x509 -in "$1" -noout -ext subjectAltName | tail -n +2 | tr -d ' '; }
+posts() { grep -c '^POST' requests.log 2>/dev/null || true; }
+
+section "a renewal for another SPIFFE ID"
+check "the server starts (otherid)" start_hostile otherid
+(agent oid 2>oid.log) &
+AGENT_PID=$!
+check "the agent publishes its first SVID" wait_for 10 test -s oid/svid.pem
+check "it refuses the renewal naming another SPIFFE ID" \
+  wait_for 15 grep -q 'another SPIFFE ID' oid.log
+expect_eq "svid.pem still names the identity first given" "$(san_of oid/svid.pem)" \
+  "URI:spiffe://example.org/app/web"
+stop_agent
+stop_hostile
+
+section "text around the PEM blocks"
+check "the server starts (junk)" start_hostile junk
+(agent junk --once 2>junk.log)
+expect_eq "the agent takes the SVID (exit 0)" "$?" 0
+check "svid.pem holds no text of the server's but the certificates" \
+  sh -c '! grep -q "rm -rf\|junk\|hello" junk/svid.pem && test "$(grep -c "BEGIN CERTIFICATE" junk/svid.pem)" = 2'
+check "bundle.pem holds the root only, no key block, no text" \
+  sh -c '! grep -q "PRIVATE KEY\|not pem" junk/bundle.pem && test "$(grep -c "BEGIN CERTIFICATE" junk/bundle.pem)" = 1'
+check "the SVID verifies against bundle.pem" \
+  openssl verify -CAfile junk/bundle.pem -untrusted junk/svid.pem junk/svid.pem
+stop_hostile
+
+section "an SVID from another CA"
+check "the server starts (foreign)" start_hostile foreign
+(agent foreign --once 2>foreign.log)
+expect_eq "the agent refuses it (exit 1)" "$?" 1
+check "... saying it does not verify against --ca" grep -q 'does not verify against --ca' foreign.log
+check "... and publishes nothing" test ! -e foreign/svid.pem
+stop_hostile
+
+section "2-second SVIDs, renew_after at once"
+check "the server starts (short)" start_hostile short
+(agent short 2>short.log) &
+AGENT_PID=$!
+sleep 8
+stop_agent
+n=$(posts)
+check "in 8 s the agent asked at most 3 times (at least 5 s apart), asked $n" \
+  test "$n" -ge 1 -a "$n" -le 3
+stop_hostile
+
+section "a listing whose cursor goes back and forth"
+check "the server starts (certs)" start_hostile certs
+timeout 20 "$SIGNET_BIN" certs list --server "https://127.0.0.1:$(cat port)" --cert tls.crt \
+  --key tls.key --ca pki/root.crt >certs.out 2>certs.log
+expect_eq "signet certs list ends by itself" "$?" 0
+n=$(grep -c '^GET /v1/certs' requests.log)
+check "after at most 3 pages ($n)" test "$n" -le 3
+stop_hostile
+finish
