@@ -31,6 +31,25 @@ t_exit() {
 }
 trap t_exit EXIT
 
+# t_exit_clients PID...: an EXIT trap for tests that run clients beside the
+# server: kills the given processes, fails on a sanitizer report in any
+# client's log (every *.log in T_DIR but server.log), then t_exit.
+t_exit_clients() {
+  local rc=$?
+  for p in "$@"; do
+    kill -KILL "$p" 2>/dev/null && { wait "$p"; } 2>/dev/null
+  done
+  for f in "$T_DIR"/*.log; do
+    [ "$f" = "$T_DIR/server.log" ] && continue
+    if grep -qE "$LIB_SANITIZER" "$f" 2>/dev/null; then
+      grep -E -A 20 "$LIB_SANITIZER" "$f" | head -40
+      t_fail "$(basename "$f") has a sanitizer report"
+    fi
+  done
+  (exit "$rc")
+  t_exit
+}
+
 t_ok() {
   LIB_PASSED=$((LIB_PASSED + 1))
   echo "ok - $1"

@@ -12,23 +12,8 @@ cd "$T_DIR" || exit 1
 AGENT_PID=""
 READER_PID=""
 # On exit: stop the agent and the reader, fail on a sanitizer report in an
-# agent's log (its stderr), then serve_lib.sh's exit (server, summary).
-agent_exit() {
-  local rc=$?
-  for p in $READER_PID $AGENT_PID; do
-    kill -KILL "$p" 2>/dev/null && { wait "$p"; } 2>/dev/null
-  done
-  for f in "$T_DIR"/*.log; do
-    [ "$f" = "$T_DIR/server.log" ] && continue
-    if grep -qE "$LIB_SANITIZER" "$f" 2>/dev/null; then
-      grep -E -A 20 "$LIB_SANITIZER" "$f" | head -40
-      t_fail "the agent's log $(basename "$f") has a sanitizer report"
-    fi
-  done
-  (exit "$rc")
-  t_exit
-}
-trap agent_exit EXIT
+# agent's log, then serve_lib.sh's exit.
+trap 't_exit_clients $READER_PID $AGENT_PID' EXIT
 
 agent() { "$SIGNET_BIN" agent --server "$HTTPS_URL" --ca pki/root.crt "$@"; }
 

@@ -16,21 +16,7 @@ cd "$T_DIR" || exit 1
 
 HOSTILE_PID=""
 AGENT_PID=""
-hostile_exit() {
-  local rc=$?
-  for p in $AGENT_PID $HOSTILE_PID; do
-    kill -KILL "$p" 2>/dev/null && { wait "$p"; } 2>/dev/null
-  done
-  for f in "$T_DIR"/*.log; do
-    if grep -qE "$LIB_SANITIZER" "$f" 2>/dev/null; then
-      grep -E -A 20 "$LIB_SANITIZER" "$f" | head -40
-      t_fail "$(basename "$f") has a sanitizer report"
-    fi
-  done
-  (exit "$rc")
-  t_exit
-}
-trap hostile_exit EXIT
+trap 't_exit_clients $AGENT_PID $HOSTILE_PID' EXIT
 
 check "dev PKI is made" make_pki
 # This server's certificate, for 127.0.0.1, from our own intermediate: the
