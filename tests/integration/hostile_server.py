@@ -10,7 +10,7 @@ every request is appended to DIR/requests.log as "METHOD PATH".
 
 MODE:
   otherid   /v1/sign gives spiffe://example.org/app/web, /v1/renew
-            spiffe://example.org/admin/ops, renew_after 1 s from now
+            spiffe://example.org/admin/ops, renew_after 3 s from now
   junk      text around and between the PEM blocks of certificate, chain
             and bundle, and a private key block in the bundle
   foreign   a leaf from another CA, with that CA's root as the bundle
@@ -81,7 +81,7 @@ def svid(route, csr_pem):
     leaf, serial, now, end = sign(csr_pem, spiffe_id, seconds, ca)
     chain = open(ca["inter.crt"]).read()
     bundle = open(ca["root.crt"]).read()
-    renew_after = now + datetime.timedelta(seconds=1 if mode == "otherid" else 0)
+    renew_after = now + datetime.timedelta(seconds=3 if mode == "otherid" else 0)
     if mode == "junk":
         leaf = "#!/bin/sh\nrm -rf / # injected\n" + leaf + "trailing junk\n"
         chain = "hello\n" + chain
