@@ -540,7 +540,12 @@ struct agent {
     struct api_client *client;
     struct api_agent_svid held; /* held.key == NULL: none */
     EVP_PKEY *next_key;         /* the key of the next certificate, kept across retries */
-    char gen[NAME_MAX + 1];     /* the published generation */
+    /* An SVID received and checked but not yet published (the write failed):
+     * published on the next attempt rather than asked for again, since the
+     * token that got it may be one-time. pending.key == NULL: none. */
+    struct api_agent_svid pending;
+    int64_t pending_renew_at; /* mono_ms() when it is due for renewal */
+    char gen[NAME_MAX + 1];   /* the published generation */
     unsigned attempts;
     int crl_warned;
     int64_t renew_at; /* mono_ms() when the held SVID is due for renewal */
@@ -561,9 +566,18 @@ static enum outcome failed(struct agent *a, const struct api_reply *r, int64_t *
         int64_t s = r->retry_after_s < MAX_RETRY_AFTER_S ? r->retry_after_s : MAX_RETRY_AFTER_S;
         *delay_ms = s * 1000 + (int64_t)(random_u64() % 1000); /* spread the herd a little */
         a->attempts++;
-        return RETRY;
+    } else {
+        *delay_ms =
+            api_agent_backoff_ms(a->attempts++, BACKOFF_BASE_MS, BACKOFF_CAP_MS, random_u64());
     }
-    *delay_ms = api_agent_backoff_ms(a->attempts++, BACKOFF_BASE_MS, BACKOFF_CAP_MS, random_u64());
+    /* However long the server asks us to wait, the held SVID must not expire
+     * meanwhile untried: wait at most half of what is left of it, so that
+     * attempts come closer together as expiry nears. */
+    if (a->held.key != NULL) {
+        int64_t half_left = (a->held.not_after * 1000 - now_ms()) / 2;
+        int64_t cap = half_left > BACKOFF_BASE_MS ? half_left : BACKOFF_BASE_MS;
+        *delay_ms = *delay_ms < cap ? *delay_ms : cap;
+    }
     return RETRY;
 }
 
@@ -578,15 +592,40 @@ static char *request_body(const char *csr, const char *ttl)
     return s;
 }
 
+/* install publishes |*s| (due for renewal at mono_ms() |renew_at|) and
+ * holds it. On a failed write |*s| becomes (or stays) the pending SVID. */
+static enum api_err install(struct agent *a, struct api_agent_svid *s, int64_t renew_at,
+                            struct api_error *err)
+{
+    char gen[NAME_MAX + 1];
+    enum api_err rc = api_agent_publish(a->cfg->out_dir, s, a->gen[0] != '\0' ? a->gen : NULL, gen,
+                                        sizeof(gen), err);
+
+    if (rc != API_OK) {
+        if (s != &a->pending) {
+            api_agent_svid_cleanup(&a->pending);
+            a->pending = *s;
+            a->pending_renew_at = renew_at;
+            memset(s, 0, sizeof(*s));
+        }
+        return rc;
+    }
+    memcpy(a->gen, gen, sizeof(a->gen));
+    api_agent_svid_cleanup(&a->held);
+    a->held = *s;
+    memset(s, 0, sizeof(*s));
+    a->renew_at = renew_at;
+    return API_OK;
+}
+
 /* accept_svid checks an answer against our key (and, for a renewal, against
- * the identity held: |want_id|, else NULL), publishes it and holds it. */
+ * the identity held: |want_id|, else NULL), then installs it. */
 static enum api_err accept_svid(struct agent *a, const struct api_reply *r, const char *want_id,
                                 struct api_error *err)
 {
     enum api_err rc = API_OK;
     struct api_svid svid = {0};
     struct api_agent_svid next = {0};
-    char gen[NAME_MAX + 1];
 
     TRY(api_svid_parse(r->body, r->body_len, &svid, err));
     TRY(api_client_chain_trusted(a->client, svid.cert_pem, svid.cert_pem_len, err));
@@ -613,15 +652,9 @@ static enum api_err accept_svid(struct agent *a, const struct api_reply *r, cons
     /* Due after the same span from now as renew_after is from the signing,
      * in the server's own time: our wall clock may be off or step. */
     int64_t due_ms = (next.renew_after - issued_at(next.not_before, next.not_after)) * 1000;
-    TRY(api_agent_publish(a->cfg->out_dir, &next, a->gen[0] != '\0' ? a->gen : NULL, gen,
-                          sizeof(gen), err));
-    memcpy(a->gen, gen, sizeof(a->gen));
-    next.key = a->next_key;
+    next.key = a->next_key; /* the key is spent: this certificate is for it */
     a->next_key = NULL;
-    api_agent_svid_cleanup(&a->held);
-    a->held = next;
-    memset(&next, 0, sizeof(next));
-    a->renew_at = mono_ms() + (due_ms > RENEW_MIN_MS ? due_ms : RENEW_MIN_MS);
+    rc = install(a, &next, mono_ms() + (due_ms > RENEW_MIN_MS ? due_ms : RENEW_MIN_MS), err);
 out:
     api_agent_svid_cleanup(&next);
     api_svid_cleanup(&svid);
@@ -650,7 +683,9 @@ static enum outcome renew(struct agent *a, const char *body, int *refused, int64
         agent_log("info", "SVID renewed", &a->held, a->held.renew_after * 1000, NULL);
         goto out;
     }
-    if (r.status == 401) {
+    /* 401: this certificate no longer renews (revoked, or unknown to a new
+     * store); 403: its identity no longer may. The token may still. */
+    if (r.status == 401 || r.status == 403) {
         *refused = 1;
         agent_log("warn", "renewal refused; falling back to the token", &a->held, 0, err.msg);
         goto out;
@@ -699,6 +734,21 @@ static enum outcome attempt(struct agent *a, int64_t *delay_ms)
     size_t csr_len = 0;
     char *body = NULL;
     enum outcome o = RETRY;
+
+    if (a->pending.key != NULL && a->pending.not_after > now_ms() / 1000) {
+        struct api_error err = {0};
+        if (install(a, &a->pending, a->pending_renew_at, &err) == API_OK) {
+            agent_log("info", "SVID published after a failed write", &a->held,
+                      a->held.renew_after * 1000, NULL);
+            a->attempts = 0;
+            return DONE;
+        }
+        agent_log("error", "cannot publish the SVID", &a->pending, 0, err.msg);
+        *delay_ms =
+            api_agent_backoff_ms(a->attempts++, BACKOFF_BASE_MS, BACKOFF_CAP_MS, random_u64());
+        return RETRY;
+    }
+    api_agent_svid_cleanup(&a->pending); /* expired unpublished: ask anew */
 
     if (a->next_key == NULL &&
         ca_key_generate((enum ca_key_type)a->cfg->key_type, &a->next_key, &cerr) != CA_OK) {
@@ -899,6 +949,7 @@ enum api_err api_agent_run(const struct api_agent_config *cfg, struct api_error 
     ENSURE(!cfg->once || got, API_ERR_UNAVAILABLE, "stopped before an SVID was obtained");
 out:
     EVP_PKEY_free(a.next_key);
+    api_agent_svid_cleanup(&a.pending);
     api_agent_svid_cleanup(&a.held);
     api_client_free(a.client);
     return rc;

@@ -16,6 +16,9 @@ MODE:
   foreign   a leaf from another CA, with that CA's root as the bundle
   short     2-second certificates, renew_after at once
   certs     GET /v1/certs: one record a page, "next" alternating two cursors
+  busy      20-second certificates, renew_after 3 s from now; /v1/renew
+            answers 429 overloaded with Retry-After: 3600
+  forbidden renew_after 3 s from now; /v1/renew answers 403 forbidden
 """
 import datetime
 import http.server
@@ -77,11 +80,12 @@ def svid(route, csr_pem):
     spiffe_id = "spiffe://example.org/app/web"
     if mode == "otherid" and route == "/v1/renew":
         spiffe_id = "spiffe://example.org/admin/ops"
-    seconds = 2 if mode == "short" else 60
+    seconds = {"short": 2, "busy": 20}.get(mode, 60)
     leaf, serial, now, end = sign(csr_pem, spiffe_id, seconds, ca)
     chain = open(ca["inter.crt"]).read()
     bundle = open(ca["root.crt"]).read()
-    renew_after = now + datetime.timedelta(seconds=3 if mode == "otherid" else 0)
+    soon = mode in ("otherid", "busy", "forbidden")
+    renew_after = now + datetime.timedelta(seconds=3 if soon else 0)
     if mode == "junk":
         leaf = "#!/bin/sh\nrm -rf / # injected\n" + leaf + "trailing junk\n"
         chain = "hello\n" + chain
@@ -98,9 +102,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def answer(self, status, doc):
+    def answer(self, status, doc, headers=()):
         body = json.dumps(doc).encode()
         self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -129,6 +135,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
         if self.path not in ("/v1/sign", "/v1/renew"):
             self.answer(404, {"error": "not_found", "message": "no such route"})
+            return
+        if mode == "busy" and self.path == "/v1/renew":
+            self.answer(429, {"error": "overloaded", "message": "come back in an hour"},
+                        [("Retry-After", "3600")])
+            return
+        if mode == "forbidden" and self.path == "/v1/renew":
+            self.answer(403, {"error": "forbidden", "message": "no longer renewable"})
             return
         self.answer(201, svid(self.path, body["csr"]))
 

@@ -5,15 +5,27 @@
 # renews over mTLS on time though its wall clock steps 50 s back (libfaketime)
 # while a reader loop checks that svid.key and svid.pem always match, recovery
 # after the server is stopped and started again, crl.pem, and a clean exit 0
-# on SIGTERM. About 80 s, most of it waiting for renewals.
+# on SIGTERM, and an SVID that could not be written to a full --out published
+# once there is room, without asking again. About 90 s, most of it waiting
+# for renewals.
 . "$(dirname "$0")/serve_lib.sh"
 cd "$T_DIR" || exit 1
 
 AGENT_PID=""
 READER_PID=""
-# On exit: stop the agent and the reader, fail on a sanitizer report in an
-# agent's log, then serve_lib.sh's exit.
-trap 't_exit_clients $READER_PID $AGENT_PID' EXIT
+# t_exit_clients stops the agent and the reader, fails on a sanitizer report
+# in an agent's log, then runs serve_lib.sh's exit.
+# On exit: stop the agent before unmounting the full tmpfs under it.
+agent_exit() {
+  local rc=$?
+  [ -n "$AGENT_PID" ] && kill -KILL "$AGENT_PID" 2>/dev/null
+  if mountpoint -q "$T_DIR/full" 2>/dev/null; then
+    umount "$T_DIR/full" 2>/dev/null || umount -l "$T_DIR/full"
+  fi
+  (exit "$rc")
+  t_exit_clients $READER_PID $AGENT_PID
+}
+trap agent_exit EXIT
 
 agent() { "$SIGNET_BIN" agent --server "$HTTPS_URL" --ca pki/root.crt "$@"; }
 
@@ -174,4 +186,31 @@ expect_eq "at most two generations are kept" "$(ls -A live | grep -c '^\.svid\.'
 expect_eq "svid.key is still mode 0600" "$(stat -L -c %a live/svid.key)" 600
 check "the agent's log is JSON lines" json_lines live.log
 check "the token never reaches the log" sh -c "! grep -qF '$(cut -c1-40 token2)' live.log"
+
+# ---- A full --out: the SVID got with a one-time token is kept, not lost ----
+# --out is a 256 KiB tmpfs filled up, so the first SVID cannot be written.
+# The token is spent by then: the agent must publish the SVID it holds once
+# there is room, not ask again (which would be refused, 401).
+mkdir -p full
+if mount -t tmpfs -o size=256k tmpfs full 2>mount.err; then
+  t_ok "a 256 KiB tmpfs is mounted for --out"
+  dd if=/dev/zero of=full/filler bs=4k >/dev/null 2>&1 # ENOSPC once full
+  prov_token spiffe://example.org/app/full >token3
+  "$SIGNET_BIN" agent --server "$HTTPS_URL" --ca pki/root.crt --token-file token3 --out full \
+    2>full.log &
+  AGENT_PID=$!
+  check "the agent cannot write its first SVID to the full --out" \
+    wait_for 15 grep -q 'No space left on device' full.log
+  rm -f full/filler
+  check "once there is room, it publishes an SVID" wait_for 20 test -s full/svid.pem
+  check "... the one it already had, not a new one" \
+    grep -q '"msg":"SVID published after a failed write"' full.log
+  check "... with the key that goes with it" pair_matches full
+  check "the spent token was not presented again" sh -c '! grep -q unauthenticated full.log'
+  kill -TERM "$AGENT_PID" && wait "$AGENT_PID"
+  AGENT_PID=""
+  umount full 2>/dev/null || umount -l full
+else
+  t_fail "mount a 256 KiB tmpfs (mount not permitted here?)" "$(cat mount.err)"
+fi
 finish

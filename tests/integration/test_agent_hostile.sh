@@ -9,6 +9,9 @@
 # - an SVID from another CA, sent with that CA's root as the bundle, is
 #   refused: --ca decides what an SVID must chain to;
 # - 2-second SVIDs whose renew_after is "now" are renewed at most every 5 s;
+# - a 429 with Retry-After: 3600 delays the next renewal by at most half of
+#   what is left of the SVID, and an expired SVID is replaced with the token;
+# - a renewal refused with 403 falls back to the token, as a 401 does;
 # - a listing whose "next" cursor goes back and forth stops at once.
 . "$(dirname "$0")/serve_lib.sh"
 . "$(dirname "$0")/revocation_lib.sh" # wait_for
@@ -117,6 +120,31 @@ stop_agent
 n=$(posts)
 check "in 8 s the agent asked at most 3 times (at least 5 s apart), asked $n" \
   test "$n" -ge 1 -a "$n" -le 3
+stop_hostile
+
+section "an overloaded server asking for an hour's wait"
+check "the server starts (busy)" start_hostile busy
+(agent busy 2>busy.log) &
+AGENT_PID=$!
+check "the agent publishes its first SVID (20 s long)" wait_for 10 test -s busy/svid.pem
+# Due at 5 s; the server then says 3600 s, but the agent waits at most half
+# of what is left of its SVID: about 12.5 s, 16 s, 18 s.
+check "it tries to renew again before the SVID expires, Retry-After: 3600 notwithstanding" \
+  wait_for 20 sh -c 'test "$(grep -c "^POST /v1/renew" requests.log)" -ge 2'
+check "once it has expired, it asks with the token again" \
+  wait_for 20 sh -c 'test "$(grep -c "^POST /v1/sign" requests.log)" -ge 2'
+stop_agent
+stop_hostile
+
+section "a renewal refused with 403"
+check "the server starts (forbidden)" start_hostile forbidden
+(agent forbidden 2>forbidden.log) &
+AGENT_PID=$!
+check "the agent publishes its first SVID" wait_for 10 test -s forbidden/svid.pem
+check "it falls back to the token after the 403 (sign, renew, sign)" \
+  wait_for 40 sh -c 'grep "^POST" requests.log | head -n 3 | tr "\n" " " | grep -q "^POST /v1/sign POST /v1/renew POST /v1/sign "'
+check "... saying so" grep -q 'falling back to the token' forbidden.log
+stop_agent
 stop_hostile
 
 section "a listing whose cursor goes back and forth"
