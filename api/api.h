@@ -215,7 +215,8 @@ struct api_certs_query {
 
 /* api_client_certs_list walks GET /v1/certs?spiffe_id=&status=&limit=&after=,
  * following the pagination cursor (the answer's "next", or the last serial
- * when it says "more": true) until the records end or |q->limit| is reached,
+ * when it says "more": true), also past pages with no records, for as long as
+ * it moves forward, until the records end or |q->limit| is reached,
  * and calls |each| for every record with the record and its JSON text (both
  * borrowed for the call). A non-zero return from |each| stops the walk (API_OK).
  * The answer is {"certs": [record...], "next": "<serial>"}, where a record

@@ -289,12 +289,13 @@ enum api_err api_route_certs(struct api_request *req, struct api_error *err)
     enum api_err rc = API_OK;
     struct store_record *recs = NULL;
     size_t num = 0;
-    int more = 0;
     json_t *doc = NULL;
     json_t *list = NULL;
     struct certs_args a;
     struct store_query q;
     unsigned char after[CA_MAX_SERIAL_LEN];
+    unsigned char next[STORE_SERIAL_MAX];
+    size_t next_len = 0;
 
     memset(&a, 0, sizeof(a));
     int64_t now = api_now();
@@ -307,7 +308,7 @@ enum api_err api_route_certs(struct api_request *req, struct api_error *err)
     TRY(admin_authenticate(req, now, err));
     recs = calloc(q.limit, sizeof(*recs));
     ENSURE(recs != NULL, API_ERR_INTERNAL, "out of memory");
-    enum store_err src = store_list(api_server_store(req->srv), &q, recs, &num, &more);
+    enum store_err src = store_list(api_server_store(req->srv), &q, recs, &num, next, &next_len);
     if (src != STORE_OK) {
         rc = store_read_err(src, err);
         goto out;
@@ -321,10 +322,13 @@ enum api_err api_route_certs(struct api_request *req, struct api_error *err)
     }
     doc = json_pack("{s:O}", "certs", list);
     ENSURE(doc != NULL, API_ERR_INTERNAL, "out of memory");
-    if (more && num > 0) {
-        char next[2 * CA_MAX_SERIAL_LEN + 1];
-        api_serial_hex(recs[num - 1].serial, recs[num - 1].serial_len, next);
-        ENSURE(json_object_set_new(doc, "next", json_string(next)) == 0, API_ERR_INTERNAL,
+    /* The store examines a bounded number of entries per call, so a page
+     * may be short, even empty, and still carry a cursor: the last serial
+     * examined, past any records returned. */
+    if (next_len > 0) {
+        char hex[2 * CA_MAX_SERIAL_LEN + 1];
+        api_serial_hex(next, next_len, hex);
+        ENSURE(json_object_set_new(doc, "next", json_string(hex)) == 0, API_ERR_INTERNAL,
                "out of memory");
     }
     ENSURE(api_response_set_json(&req->resp, MHD_HTTP_OK, doc), API_ERR_INTERNAL, "out of memory");

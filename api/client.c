@@ -1024,8 +1024,10 @@ enum api_err api_client_certs_list(struct api_client *c, const struct api_certs_
         char next[API_CLIENT_SERIAL_MAX];
         next_cursor(doc, list, next, sizeof(next));
         /* Stop at the end, and on a cursor that does not move forward (a
-         * server bug; one going back and forth would loop). */
-        if (next[0] == '\0' || json_array_size(list) == 0 || !serial_after(next, after)) {
+         * server bug; one going back and forth would loop). A page may be
+         * empty and still go on: the server examines a bounded number of
+         * records per request, and a filter may match none of them. */
+        if (next[0] == '\0' || !serial_after(next, after)) {
             goto out;
         }
         memcpy(after, next, sizeof(after));

@@ -43,22 +43,45 @@ static enum store_err query_check(const struct store_query *q, size_t *out_id_le
     return STORE_OK;
 }
 
+/* entry_serial copies the serial key that ends index key |k| (after a
+ * |prefix_len|-byte identity prefix) into |out|: where a listing that stops
+ * at this entry resumes. */
+static enum store_err entry_serial(const MDB_val *k, size_t prefix_len, unsigned char *out,
+                                   size_t *out_len)
+{
+    enum store_err rc = STORE_OK;
+    const unsigned char *key = k->mv_data;
+
+    ENSURE(k->mv_size > prefix_len + 1, STORE_ERR_CORRUPT);
+    size_t len = key[prefix_len];
+    ENSURE(len >= 1 && len <= STORE_SERIAL_MAX && k->mv_size == prefix_len + 1 + len,
+           STORE_ERR_CORRUPT);
+    memcpy(out, key + prefix_len + 1, len);
+    *out_len = len;
+out:
+    return rc;
+}
+
 enum store_err store_list(struct store *st, const struct store_query *q, struct store_record *out,
-                          size_t *out_num, int *out_more)
+                          size_t *out_num, unsigned char *out_next, size_t *out_next_len)
 {
     enum store_err rc = STORE_OK;
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
     unsigned char start[STORE_SPIFFE_KEY_MAX];
+    unsigned char next[STORE_SERIAL_MAX];
+    size_t next_len = 0;
     size_t prefix_len = 0;
     size_t start_len = 0;
     size_t id_len = 0;
     size_t num = 0;
+    size_t examined = 0;
     int more = 0;
     struct store_record rec;
 
     memset(&rec, 0, sizeof(rec));
-    ENSURE(st != NULL && q != NULL && out != NULL && out_num != NULL && out_more != NULL,
+    ENSURE(st != NULL && q != NULL && out != NULL && out_num != NULL && out_next != NULL &&
+               out_next_len != NULL,
            STORE_ERR_INVALID_ARGUMENT);
     TRY(query_check(q, &id_len));
 
@@ -85,24 +108,39 @@ enum store_err store_list(struct store *st, const struct store_query *q, struct 
             memcmp(k.mv_data, start, start_len) == 0) {
             continue; /* strictly after */
         }
-        ENSURE(v.mv_size == 8, STORE_ERR_CORRUPT);
-        /* Past the page only a match matters, not its certificate. */
-        TRY(store_record_load(st, txn, store_u64_get(v.mv_data), num < q->limit, &rec));
-        int match = status_match(&rec, q->status, q->now) &&
-                    (q->spiffe_id == NULL || strcmp(rec.spiffe_id, q->spiffe_id) == 0);
-        if (match && num == q->limit) {
+        /* An entry follows the last one examined: stop at the bound and let
+         * the caller resume from there, so that a filter few records match
+         * costs one call a bounded walk, never the whole index. */
+        if (examined == STORE_LIST_SCAN_MAX) {
             more = 1;
             break;
         }
-        if (match) {
-            out[num++] = rec;
-            memset(&rec, 0, sizeof(rec));
+        examined++;
+        ENSURE(v.mv_size == 8, STORE_ERR_CORRUPT);
+        uint64_t seq = store_u64_get(v.mv_data);
+        /* Read without the certificate first: most entries a filter
+         * examines are not kept, and copying their DER would be wasted. */
+        TRY(store_record_load(st, txn, seq, 0, &rec));
+        int match = status_match(&rec, q->status, q->now) &&
+                    (q->spiffe_id == NULL || strcmp(rec.spiffe_id, q->spiffe_id) == 0);
+        if (match && num == q->limit) {
+            more = 1; /* |next| stays on the entry before: the next call returns this one */
+            break;
         }
-        store_record_cleanup(&rec);
+        if (match) {
+            TRY(store_record_load(st, txn, seq, 1, &out[num]));
+            num++;
+        }
+        TRY(entry_serial(&k, prefix_len, next, &next_len));
     }
     ENSURE(more || mrc == MDB_SUCCESS || mrc == MDB_NOTFOUND, store_err_from_mdb(mrc));
+    /* |next| is set: a break with |more| comes after at least one entry
+     * examined, as limit and STORE_LIST_SCAN_MAX are at least 1. */
+    if (more) {
+        memcpy(out_next, next, next_len);
+    }
+    *out_next_len = more ? next_len : 0;
     *out_num = num;
-    *out_more = more;
     num = 0;
 out:
     store_record_cleanup(&rec);

@@ -141,11 +141,27 @@ struct store_query {
 
 #define STORE_LIST_MAX 1000
 
+/* STORE_LIST_SCAN_MAX bounds the index entries one store_list call examines.
+ * A filter that few records match (status=revoked among a million) would
+ * otherwise walk the whole index in one read transaction, on an HTTP poll
+ * thread. Each entry costs an index step and a record lookup without the
+ * certificate, so 4096 keep a call to a few milliseconds; and being above
+ * STORE_LIST_MAX, they fill every page of a listing whose entries all match
+ * (no status, or one identity's own index), so only filters feel the bound. */
+#define STORE_LIST_SCAN_MAX 4096
+
 /* store_list fills |out| (room for |q->limit| records) with the records
- * matching |q| in ascending serial order, sets |*out_num|, and sets |*out_more|
- * to 1 when more follow. The caller cleans up each filled record. */
+ * matching |q| in ascending serial order and sets |*out_num|. It examines at
+ * most STORE_LIST_SCAN_MAX index entries. When it stops before the end of the
+ * index (the page is full and another match follows, or the bound is reached)
+ * it writes the serial of the last entry examined into |out_next| (room for
+ * STORE_SERIAL_MAX bytes) and its length into |*out_next_len|: the same query
+ * with that serial as |after| resumes there. A page may then hold fewer than
+ * |q->limit| records, even none. |*out_next_len| is 0 when no entry is left
+ * to examine. The caller cleans up each filled record. */
 enum store_err store_list(struct store *st, const struct store_query *q, struct store_record *out,
-                          size_t *out_num, int *out_more) __attribute__((warn_unused_result));
+                          size_t *out_num, unsigned char *out_next, size_t *out_next_len)
+    __attribute__((warn_unused_result));
 
 /* store_revoke marks |serial| revoked at |revoked_at| for |reason|, durably.
  * Revoking twice keeps the first revocation. When |out| is non-NULL it gets

@@ -19,6 +19,9 @@ MODE:
   busy      20-second certificates, renew_after 3 s from now; /v1/renew
             answers 429 overloaded with Retry-After: 3600
   forbidden renew_after 3 s from now; /v1/renew answers 403 forbidden
+  sparse    GET /v1/certs: two pages with no record but a forward "next"
+            (as signet answers when its bound on the records one request
+            examines is reached before a match), then one record and no "next"
 """
 import datetime
 import http.server
@@ -30,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import urllib.parse
 
 d, portfile, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 lock = threading.Lock()
@@ -127,6 +131,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                    "not_after": "2027-01-01T00:00:00Z", "issued_at": "2026-01-01T00:00:00Z",
                    "auth_method": "provisioner"}
             self.answer(200, {"certs": [rec], "next": "bb" if n % 2 else "aa"})
+            return
+        if mode == "sparse" and self.path.startswith("/v1/certs"):
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            after = query.get("after", [""])[0]
+            if after in ("", "1000"):
+                self.answer(200, {"certs": [], "next": "1000" if after == "" else "2000"})
+                return
+            rec = {"serial": "2abc", "spiffe_id": "spiffe://example.org/app/web",
+                   "status": "revoked", "not_before": "2026-01-01T00:00:00Z",
+                   "not_after": "2027-01-01T00:00:00Z", "issued_at": "2026-01-01T00:00:00Z",
+                   "auth_method": "provisioner", "revoked_at": "2026-06-01T00:00:00Z",
+                   "reason": "keyCompromise"}
+            self.answer(200, {"certs": [rec] if after == "2000" else []})
             return
         self.answer(404, {"error": "not_found", "message": "no such route"})
 

@@ -12,7 +12,8 @@
 # - a 429 with Retry-After: 3600 delays the next renewal by at most half of
 #   what is left of the SVID, and an expired SVID is replaced with the token;
 # - a renewal refused with 403 falls back to the token, as a 401 does;
-# - a listing whose "next" cursor goes back and forth stops at once.
+# - a listing whose "next" cursor goes back and forth stops at once;
+# - a listing follows "next" past pages with no record.
 . "$(dirname "$0")/serve_lib.sh"
 . "$(dirname "$0")/revocation_lib.sh" # wait_for
 cd "$T_DIR" || exit 1
@@ -154,5 +155,16 @@ timeout 20 "$SIGNET_BIN" certs list --server "https://127.0.0.1:$(cat port)" --c
 expect_eq "signet certs list ends by itself" "$?" 0
 n=$(grep -c '^GET /v1/certs' requests.log)
 check "after at most 3 pages ($n)" test "$n" -le 3
+stop_hostile
+
+section "a listing with pages that hold no record"
+check "the server starts (sparse)" start_hostile sparse
+timeout 20 "$SIGNET_BIN" certs list --status revoked --json --server "https://127.0.0.1:$(cat port)" \
+  --cert tls.crt --key tls.key --ca pki/root.crt >sparse.out 2>sparse.log
+expect_eq "signet certs list exits 0" "$?" 0
+check "... and prints the record after two empty pages" \
+  python3 -c 'import json,sys; sys.exit([r["serial"] for r in json.load(open(sys.argv[1]))] != ["2abc"])' \
+  sparse.out
+expect_eq "... in 3 requests" "$(grep -c '^GET /v1/certs' requests.log)" 3
 stop_hostile
 finish

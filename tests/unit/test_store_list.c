@@ -1,4 +1,5 @@
 /* test_store_list.c: listing by identity and status, and paging. */
+#include <inttypes.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -34,36 +35,35 @@ static uint32_t number(const struct store_record *rec)
            ((uint32_t)rec->serial[14] << 8) | rec->serial[15];
 }
 
-/* list_all pages through |q| with |limit| and returns the numbers seen. */
+/* list_all pages through |q| with |limit|, following each page's cursor
+ * until there is none, and returns the numbers seen. */
 static size_t list_all(struct store_query *q, size_t limit, uint32_t *seen, size_t cap)
 {
     size_t total = 0;
     unsigned char after[STORE_SERIAL_MAX];
-    int more = 1;
+    unsigned char next[STORE_SERIAL_MAX];
+    size_t next_len = 0;
 
     q->limit = limit;
     q->after = NULL;
     q->after_len = 0;
-    while (more) {
+    do {
         size_t num = 0;
-        enum store_err rc = store_list(st, q, page, &num, &more);
+        enum store_err rc = store_list(st, q, page, &num, next, &next_len);
         cr_assert_eq(rc, STORE_OK, "%s", store_err_name(rc));
         cr_assert_leq(num, limit);
-        cr_assert(num > 0 || !more);
         for (size_t i = 0; i < num; i++) {
             cr_assert_lt(total, cap);
             cr_assert_not_null(page[i].cert_der);
             seen[total++] = number(&page[i]);
         }
-        if (num > 0) {
-            memcpy(after, page[num - 1].serial, page[num - 1].serial_len);
-            q->after = after;
-            q->after_len = page[num - 1].serial_len;
-        }
         for (size_t i = 0; i < num; i++) {
             store_record_cleanup(&page[i]);
         }
-    }
+        memcpy(after, next, next_len);
+        q->after = after;
+        q->after_len = next_len;
+    } while (next_len > 0);
     return total;
 }
 
@@ -86,25 +86,27 @@ Test(store_list, pages_through_every_record_once_in_serial_order)
     }
 }
 
-Test(store_list, sets_more_only_when_records_follow)
+Test(store_list, gives_a_cursor_only_when_records_follow)
 {
     size_t num = 0;
-    int more = 0;
+    unsigned char next[STORE_SERIAL_MAX];
+    size_t next_len = 99;
     struct store_query q = {.status = STORE_STATUS_ANY, .now = NOW, .limit = 3};
 
     for (uint32_t i = 0; i < 3; i++) {
         tst_put(st, i, ID_A, NOW + 100);
     }
-    cr_assert_eq(store_list(st, &q, page, &num, &more), STORE_OK);
+    cr_assert_eq(store_list(st, &q, page, &num, next, &next_len), STORE_OK);
     cr_assert_eq(num, 3);
-    cr_assert_eq(more, 0);
+    cr_assert_eq(next_len, 0);
     for (size_t i = 0; i < num; i++) {
         store_record_cleanup(&page[i]);
     }
     q.limit = 2;
-    cr_assert_eq(store_list(st, &q, page, &num, &more), STORE_OK);
+    cr_assert_eq(store_list(st, &q, page, &num, next, &next_len), STORE_OK);
     cr_assert_eq(num, 2);
-    cr_assert_eq(more, 1);
+    cr_assert_eq(next_len, 16, "the cursor is the last record returned");
+    cr_assert_eq(memcmp(next, page[1].serial, 16), 0);
     for (size_t i = 0; i < num; i++) {
         store_record_cleanup(&page[i]);
     }
@@ -113,7 +115,8 @@ Test(store_list, sets_more_only_when_records_follow)
 Test(store_list, resumes_after_a_serial_that_is_not_stored)
 {
     size_t num = 0;
-    int more = 0;
+    unsigned char next[STORE_SERIAL_MAX];
+    size_t next_len = 0;
     unsigned char after[16];
     struct store_query q = {.status = STORE_STATUS_ANY, .now = NOW, .limit = 10};
 
@@ -122,7 +125,7 @@ Test(store_list, resumes_after_a_serial_that_is_not_stored)
     tst_serial(15, after);
     q.after = after;
     q.after_len = 16;
-    cr_assert_eq(store_list(st, &q, page, &num, &more), STORE_OK);
+    cr_assert_eq(store_list(st, &q, page, &num, next, &next_len), STORE_OK);
     cr_assert_eq(num, 1);
     cr_assert_eq(number(&page[0]), 20);
     store_record_cleanup(&page[0]);
@@ -204,7 +207,8 @@ Test(store_list, orders_serials_of_different_lengths_numerically)
 {
     struct store_record rec;
     size_t num = 0;
-    int more = 0;
+    unsigned char next[STORE_SERIAL_MAX];
+    size_t next_len = 0;
     struct store_query q = {.status = STORE_STATUS_ANY, .now = NOW, .limit = 10};
 
     tst_record(&rec, 0, ID_A, NOW);
@@ -215,7 +219,7 @@ Test(store_list, orders_serials_of_different_lengths_numerically)
     rec.serial_len = 1;
     rec.serial[0] = 0xff; /* 255 */
     cr_assert_eq(store_put(st, &rec), STORE_OK);
-    cr_assert_eq(store_list(st, &q, page, &num, &more), STORE_OK);
+    cr_assert_eq(store_list(st, &q, page, &num, next, &next_len), STORE_OK);
     cr_assert_eq(num, 2);
     cr_assert_eq(page[0].serial_len, 1);
     cr_assert_eq(page[1].serial_len, 2);
@@ -226,26 +230,213 @@ Test(store_list, orders_serials_of_different_lengths_numerically)
 Test(store_list, refuses_bad_queries_as_invalid_argument)
 {
     size_t num = 0;
-    int more = 0;
+    unsigned char next[STORE_SERIAL_MAX];
+    size_t next_len = 0;
     unsigned char after[STORE_SERIAL_MAX + 1] = {0};
     struct store_query q = {.status = STORE_STATUS_ANY, .now = NOW, .limit = 0};
 
-    cr_assert_eq(store_list(st, &q, page, &num, &more), STORE_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(store_list(st, &q, page, &num, next, &next_len), STORE_ERR_INVALID_ARGUMENT);
     q.limit = STORE_LIST_MAX + 1;
-    cr_assert_eq(store_list(st, &q, page, &num, &more), STORE_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(store_list(st, &q, page, &num, next, &next_len), STORE_ERR_INVALID_ARGUMENT);
     q.limit = 1;
     q.status = (enum store_status)9;
-    cr_assert_eq(store_list(st, &q, page, &num, &more), STORE_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(store_list(st, &q, page, &num, next, &next_len), STORE_ERR_INVALID_ARGUMENT);
     q.status = STORE_STATUS_ANY;
     q.after = after;
     q.after_len = sizeof(after);
-    cr_assert_eq(store_list(st, &q, page, &num, &more), STORE_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(store_list(st, &q, page, &num, next, &next_len), STORE_ERR_INVALID_ARGUMENT);
     q.after_len = 0;
-    cr_assert_eq(store_list(st, &q, page, &num, &more), STORE_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(store_list(st, &q, page, &num, next, &next_len), STORE_ERR_INVALID_ARGUMENT);
     q.after = NULL;
     q.spiffe_id = "";
-    cr_assert_eq(store_list(st, &q, page, &num, &more), STORE_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(store_list(st, &q, page, &num, next, &next_len), STORE_ERR_INVALID_ARGUMENT);
     q.spiffe_id = NULL;
-    cr_assert_eq(store_list(st, &q, NULL, &num, &more), STORE_ERR_INVALID_ARGUMENT);
-    cr_assert_eq(store_list(st, &q, page, &num, &more), STORE_OK);
+    cr_assert_eq(store_list(st, &q, NULL, &num, next, &next_len), STORE_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(store_list(st, &q, page, &num, NULL, &next_len), STORE_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(store_list(st, &q, page, &num, next, NULL), STORE_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(store_list(st, &q, page, &num, next, &next_len), STORE_OK);
+}
+
+/* ---- The bound on the work of one call ---- */
+
+#define SPARSE_NUM (4 * STORE_LIST_SCAN_MAX + 100)
+
+/* Few records match: revoked ones, expired ones, and the valid rest. Both
+ * small sets sit at the edges of the scan windows and leave more than two
+ * windows without a match. */
+static const uint32_t sparse_revoked[] = {0,
+                                          7,
+                                          STORE_LIST_SCAN_MAX - 1,
+                                          STORE_LIST_SCAN_MAX,
+                                          STORE_LIST_SCAN_MAX + 1,
+                                          3 * STORE_LIST_SCAN_MAX + 500,
+                                          SPARSE_NUM - 1};
+static const uint32_t sparse_expired[] = {3, STORE_LIST_SCAN_MAX + 2, SPARSE_NUM - 2};
+
+static int in_set(uint32_t n, const uint32_t *set, size_t num)
+{
+    for (size_t i = 0; i < num; i++) {
+        if (set[i] == n) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+#define NUM_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* put_sparse stores records 0..SPARSE_NUM-1 of ID_A in group commits, then
+ * revokes the few of sparse_revoked. */
+static void put_sparse(void)
+{
+    struct tst_async *a = calloc(SPARSE_NUM, sizeof(*a));
+    unsigned char serial[16];
+
+    cr_assert_not_null(a);
+    for (uint32_t i = 0; i < SPARSE_NUM; i++) {
+        int expired = in_set(i, sparse_expired, NUM_OF(sparse_expired));
+        tst_record(&a[i].rec, i, ID_A, expired ? NOW - 100 : NOW + 100);
+    }
+    tst_async_run(st, a, SPARSE_NUM);
+    for (uint32_t i = 0; i < SPARSE_NUM; i++) {
+        cr_assert_eq(a[i].rc, STORE_OK, "put %u: %s", i, store_err_name(a[i].rc));
+    }
+    free(a);
+    for (size_t i = 0; i < NUM_OF(sparse_revoked); i++) {
+        tst_serial(sparse_revoked[i], serial);
+        cr_assert_eq(store_revoke(st, serial, 16, 1700000000, 1, NULL), STORE_OK);
+    }
+}
+
+struct walk {
+    size_t pages;
+    size_t short_pages; /* fewer than limit records, and a cursor */
+    size_t empty_pages; /* no record, and a cursor */
+};
+
+/* walk_sparse follows the cursors of |q| with |limit| through the records of
+ * put_sparse and returns the numbers seen. It checks the bound on each call:
+ * the serials are dense, so a cursor that moves past at most
+ * STORE_LIST_SCAN_MAX numbers examined at most that many entries. */
+static size_t walk_sparse(struct store_query *q, size_t limit, uint32_t *seen, size_t cap,
+                          struct walk *w)
+{
+    size_t total = 0;
+    unsigned char after[STORE_SERIAL_MAX];
+    unsigned char next[STORE_SERIAL_MAX];
+    size_t next_len = 0;
+    int64_t from = -1; /* the number resumed after */
+
+    memset(w, 0, sizeof(*w));
+    q->limit = limit;
+    q->after = NULL;
+    q->after_len = 0;
+    do {
+        size_t num = 0;
+        enum store_err rc = store_list(st, q, page, &num, next, &next_len);
+        cr_assert_eq(rc, STORE_OK, "%s", store_err_name(rc));
+        cr_assert_leq(num, limit);
+        w->pages++;
+        for (size_t i = 0; i < num; i++) {
+            cr_assert_lt(total, cap);
+            seen[total++] = number(&page[i]);
+            store_record_cleanup(&page[i]);
+        }
+        if (next_len == 0) {
+            break;
+        }
+        cr_assert_eq(next_len, 16);
+        struct store_record at;
+        memcpy(at.serial, next, 16);
+        int64_t to = number(&at);
+        cr_assert_gt(to, from, "the cursor moves forward");
+        cr_assert_leq(to - from, STORE_LIST_SCAN_MAX, "page %zu examined %" PRId64 " entries",
+                      w->pages, to - from);
+        cr_assert(num == 0 || to >= seen[total - 1], "the cursor is past the records returned");
+        w->short_pages += num < limit;
+        w->empty_pages += num == 0;
+        from = to;
+        memcpy(after, next, 16);
+        q->after = after;
+        q->after_len = 16;
+    } while (1);
+    return total;
+}
+
+static void check_exactly(const uint32_t *seen, size_t total, const uint32_t *want, size_t num)
+{
+    cr_assert_eq(total, num, "%zu records, want %zu", total, num);
+    for (size_t i = 0; i < num; i++) {
+        cr_assert_eq(seen[i], want[i], "position %zu: %u, want %u", i, seen[i], want[i]);
+    }
+}
+
+Test(store_list, examines_a_bounded_number_of_entries_per_call, .timeout = 120)
+{
+    static uint32_t seen[SPARSE_NUM];
+    unsigned char next[STORE_SERIAL_MAX];
+    size_t next_len = 0;
+    size_t num = 0;
+    struct store_query q = {.status = STORE_STATUS_REVOKED, .now = NOW, .limit = 100};
+
+    put_sparse();
+    /* The first call stops after STORE_LIST_SCAN_MAX entries with the three
+     * matches among them and the last entry examined as its cursor. */
+    cr_assert_eq(store_list(st, &q, page, &num, next, &next_len), STORE_OK);
+    cr_assert_eq(num, 3);
+    cr_assert_eq(number(&page[2]), STORE_LIST_SCAN_MAX - 1);
+    for (size_t i = 0; i < num; i++) {
+        store_record_cleanup(&page[i]);
+    }
+    unsigned char want[16];
+    tst_serial(STORE_LIST_SCAN_MAX - 1, want);
+    cr_assert_eq(next_len, 16);
+    cr_assert_eq(memcmp(next, want, 16), 0);
+
+    /* A window with no match is an empty page that still has a cursor. */
+    struct walk w;
+    size_t total = walk_sparse(&q, 100, seen, SPARSE_NUM, &w);
+    check_exactly(seen, total, sparse_revoked, NUM_OF(sparse_revoked));
+    cr_assert_geq(w.pages, SPARSE_NUM / STORE_LIST_SCAN_MAX);
+    cr_assert_geq(w.empty_pages, 1);
+}
+
+Test(store_list, following_cursors_lists_every_match_once_in_order, .timeout = 120)
+{
+    static uint32_t seen[SPARSE_NUM];
+    static uint32_t valid[SPARSE_NUM];
+    size_t num_valid = 0;
+    struct walk w;
+    struct store_query q = {.now = NOW};
+    const char *ids[] = {NULL, ID_A}; /* the serial index, then the spiffe index */
+    const size_t limits[] = {1, 2, 100, STORE_LIST_MAX};
+
+    put_sparse();
+    for (uint32_t i = 0; i < SPARSE_NUM; i++) {
+        if (!in_set(i, sparse_revoked, NUM_OF(sparse_revoked)) &&
+            !in_set(i, sparse_expired, NUM_OF(sparse_expired))) {
+            valid[num_valid++] = i;
+        }
+    }
+    for (size_t d = 0; d < 2; d++) {
+        q.spiffe_id = ids[d];
+        for (size_t l = 0; l < NUM_OF(limits); l++) {
+            q.status = STORE_STATUS_REVOKED;
+            size_t total = walk_sparse(&q, limits[l], seen, SPARSE_NUM, &w);
+            check_exactly(seen, total, sparse_revoked, NUM_OF(sparse_revoked));
+            cr_assert_geq(w.short_pages, 1, "the bound cut pages short");
+            q.status = STORE_STATUS_EXPIRED;
+            total = walk_sparse(&q, limits[l], seen, SPARSE_NUM, &w);
+            check_exactly(seen, total, sparse_expired, NUM_OF(sparse_expired));
+        }
+        /* Where nearly every entry matches, pages are full. */
+        q.status = STORE_STATUS_VALID;
+        size_t total = walk_sparse(&q, STORE_LIST_MAX, seen, SPARSE_NUM, &w);
+        check_exactly(seen, total, valid, num_valid);
+        cr_assert_eq(w.short_pages, 0);
+        q.status = STORE_STATUS_ANY;
+        total = walk_sparse(&q, STORE_LIST_MAX, seen, SPARSE_NUM, &w);
+        cr_assert_eq(total, SPARSE_NUM);
+        cr_assert_eq(w.short_pages, 0);
+    }
 }

@@ -110,10 +110,11 @@ static int in_list(const char *id, uint32_t n)
 {
     static struct store_record page[20];
     size_t num = 0;
-    int more = 0;
+    unsigned char next[STORE_SERIAL_MAX];
+    size_t next_len = 0;
     int found = 0;
     struct store_query q = {.spiffe_id = id, .status = STORE_STATUS_ANY, .now = NOW, .limit = 20};
-    cr_assert_eq(store_list(st, &q, page, &num, &more), STORE_OK);
+    cr_assert_eq(store_list(st, &q, page, &num, next, &next_len), STORE_OK);
     for (size_t i = 0; i < num; i++) {
         found |= page[i].serial[15] == n;
         store_record_cleanup(&page[i]);
