@@ -81,6 +81,10 @@ enum api_err api_route_match(const char *method, const char *path, int https,
         return api_fail(err, API_ERR_METHOD_NOT_ALLOWED, "%s takes %s only", r->name, r->method);
     }
     *out = NULL;
+    if (path[0] == '\0') {
+        /* api_http_unescape empties a path holding an encoded NUL. */
+        return api_fail(err, API_ERR_NOT_FOUND, "no such route: the path is empty or holds %%00");
+    }
     return api_fail(err, API_ERR_NOT_FOUND, "no such route");
 }
 
@@ -635,6 +639,20 @@ enum MHD_Result api_http_access(void *cls, struct MHD_Connection *conn, const ch
         default:
             return MHD_YES;
     }
+}
+
+size_t api_http_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    size_t len = MHD_http_unescape(s);
+    /* Emptied rather than cut at the NUL: what comes before the NUL may be
+     * a route of its own, and what follows would be lost without a trace. */
+    if (memchr(s, '\0', len) != NULL) {
+        s[0] = '\0';
+        return 0;
+    }
+    return len;
 }
 
 /* client_address writes the numeric IP address of |conn|'s peer into |buf|,

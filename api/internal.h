@@ -647,6 +647,17 @@ enum MHD_Result api_http_access(void *cls, struct MHD_Connection *conn, const ch
 void api_http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                         enum MHD_RequestTerminationCode toe);
 
+/* api_http_unescape is the MHD_OPTION_UNESCAPE_CALLBACK of both daemons: it
+ * decodes the %HH escapes of the NUL-terminated |s| in place, as MHD's own
+ * does, and returns the length left. MHD hands the path, and each query key
+ * and value, to the handlers as C strings, so a decoded NUL would cut them
+ * short ("/v1/bundle%00junk" would be served as "/v1/bundle"): a string that
+ * decodes to one is left empty instead (0). An empty path names no route, so
+ * it is 404 not_found like any other path we do not serve, and an empty query
+ * value or name fails the checks of GET /v1/certs (400), the one route that
+ * reads a query. |cls| and |conn| are unused. Thread-safe. */
+size_t api_http_unescape(void *cls, struct MHD_Connection *conn, char *s);
+
 /* api_signer_submit suspends |req|'s connection and queues it for a signer.
  * API_ERR_OVERLOADED (connection not suspended) when the queue is full,
  * API_ERR_UNAVAILABLE while stopping. Called on a poll thread. */

@@ -585,10 +585,10 @@ static enum api_err start_daemons(struct api_server *srv, struct api_error *err)
         pool_size(), MHD_OPTION_CONNECTION_LIMIT, API_CONNECTION_LIMIT,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
         API_CONNECTION_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONNECTION_MEMORY,
-        MHD_OPTION_NOTIFY_COMPLETED, api_http_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_logger, srv, MHD_OPTION_HTTPS_PRIORITIES, API_TLS_PRIORITIES,
-        MHD_OPTION_HTTPS_MEM_TRUST, srv->trust_pem, MHD_OPTION_HTTPS_CERT_CALLBACK, tls_cert_cb,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, api_http_completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
+        api_http_unescape, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, srv,
+        MHD_OPTION_HTTPS_PRIORITIES, API_TLS_PRIORITIES, MHD_OPTION_HTTPS_MEM_TRUST, srv->trust_pem,
+        MHD_OPTION_HTTPS_CERT_CALLBACK, tls_cert_cb, MHD_OPTION_END);
     ENSURE(srv->https != NULL, API_ERR_UNAVAILABLE, "listen.https: cannot listen on %s",
            srv->cfg.listen_https);
     if (srv->cfg.listen_http[0] == '\0') {
@@ -603,8 +603,8 @@ static enum api_err start_daemons(struct api_server *srv, struct api_error *err)
         MHD_OPTION_CONNECTION_LIMIT, API_CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         per_ip, MHD_OPTION_CONNECTION_TIMEOUT, API_CONNECTION_TIMEOUT,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONNECTION_MEMORY,
-        MHD_OPTION_NOTIFY_COMPLETED, api_http_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_logger, srv, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, api_http_completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
+        api_http_unescape, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, srv, MHD_OPTION_END);
     ENSURE(srv->http != NULL, API_ERR_UNAVAILABLE, "listen.http: cannot listen on %s",
            srv->cfg.listen_http);
 out:

@@ -69,6 +69,53 @@ Test(api_http, answers_unknown_paths_with_not_found)
     cr_assert_eq(api_route_match("GET", "/healthz/../v1/sign", 1, &r, NULL), API_ERR_NOT_FOUND);
 }
 
+/* unescaped runs api_http_unescape on a copy of |in| into |out|. */
+static size_t unescaped(const char *in, char *out, size_t out_len)
+{
+    cr_assert_lt(strlen(in), out_len);
+    memcpy(out, in, strlen(in) + 1);
+    return api_http_unescape(NULL, NULL, out);
+}
+
+Test(api_http, unescapes_paths_as_libmicrohttpd_does)
+{
+    char s[64];
+
+    /* OCSP GET takes base64 whose '+', '/' and '=' may come percent-encoded. */
+    cr_assert_eq(unescaped("/ocsp/MEM%2Bw%2FQ%3D%3d", s, sizeof(s)), 15);
+    cr_assert_str_eq(s, "/ocsp/MEM+w/Q==");
+    cr_assert_eq(unescaped("/v1/bundle", s, sizeof(s)), 10);
+    cr_assert_str_eq(s, "/v1/bundle");
+    cr_assert_eq(unescaped("/v1/bundle%2500", s, sizeof(s)), 13, "a '%%', not a NUL");
+    cr_assert_str_eq(s, "/v1/bundle%00");
+    cr_assert_eq(unescaped("/a%0", s, sizeof(s)), 4, "not an escape: left as it is");
+    cr_assert_str_eq(s, "/a%0");
+    cr_assert_eq(unescaped("", s, sizeof(s)), 0);
+}
+
+Test(api_http, empties_what_unescapes_to_a_nul_rather_than_cutting_it_there)
+{
+    const char *nul[] = {"/v1/bundle%00junk", "/v1/bundle%00", "%00",
+                         "/v1/certs/12%00",   "revoked%00x",   "/%00/v1/bundle"};
+    char s[64];
+
+    for (size_t i = 0; i < sizeof(nul) / sizeof(nul[0]); i++) {
+        cr_assert_eq(unescaped(nul[i], s, sizeof(s)), 0, "%s", nul[i]);
+        cr_assert_str_eq(s, "", "%s", nul[i]);
+    }
+}
+
+Test(api_http, answers_an_empty_path_with_not_found_naming_the_nul)
+{
+    const struct api_route *r = NULL;
+    struct api_error err = {0};
+
+    cr_assert_eq(api_route_match("GET", "", 0, &r, &err), API_ERR_NOT_FOUND);
+    cr_assert_null(r);
+    cr_assert_not_null(strstr(err.msg, "%00"), "%s", err.msg);
+    cr_assert_eq(api_route_match("POST", "", 1, &r, NULL), API_ERR_NOT_FOUND);
+}
+
 Test(api_http, names_routes_for_metrics)
 {
     cr_assert_str_eq(api_route_name(API_ROUTE_SIGN), "/v1/sign");
