@@ -35,15 +35,25 @@ static uint32_t number(const struct store_record *rec)
            ((uint32_t)rec->serial[14] << 8) | rec->serial[15];
 }
 
-/* list_all pages through |q| with |limit|, following each page's cursor
- * until there is none, and returns the numbers seen. */
-static size_t list_all(struct store_query *q, size_t limit, uint32_t *seen, size_t cap)
+struct walk {
+    size_t pages;
+    size_t short_pages; /* fewer than limit records, and a cursor */
+    size_t empty_pages; /* no record, and a cursor */
+};
+
+/* walk pages through |q| with |limit|, following each page's cursor until
+ * there is none, and returns the numbers seen. It checks the bound on each
+ * call: the tests' serials are dense, so a cursor that moves past at most
+ * STORE_LIST_SCAN_MAX numbers examined at most that many entries. */
+static size_t walk(struct store_query *q, size_t limit, uint32_t *seen, size_t cap, struct walk *w)
 {
     size_t total = 0;
     unsigned char after[STORE_SERIAL_MAX];
     unsigned char next[STORE_SERIAL_MAX];
     size_t next_len = 0;
+    int64_t from = -1; /* the number resumed after */
 
+    memset(w, 0, sizeof(*w));
     q->limit = limit;
     q->after = NULL;
     q->after_len = 0;
@@ -52,19 +62,39 @@ static size_t list_all(struct store_query *q, size_t limit, uint32_t *seen, size
         enum store_err rc = store_list(st, q, page, &num, next, &next_len);
         cr_assert_eq(rc, STORE_OK, "%s", store_err_name(rc));
         cr_assert_leq(num, limit);
+        w->pages++;
         for (size_t i = 0; i < num; i++) {
             cr_assert_lt(total, cap);
             cr_assert_not_null(page[i].cert_der);
             seen[total++] = number(&page[i]);
-        }
-        for (size_t i = 0; i < num; i++) {
             store_record_cleanup(&page[i]);
         }
-        memcpy(after, next, next_len);
+        if (next_len == 0) {
+            break;
+        }
+        cr_assert_eq(next_len, 16);
+        struct store_record at;
+        memcpy(at.serial, next, 16);
+        int64_t to = number(&at);
+        cr_assert_gt(to, from, "the cursor moves forward");
+        cr_assert_leq(to - from, STORE_LIST_SCAN_MAX, "page %zu examined %" PRId64 " entries",
+                      w->pages, to - from);
+        cr_assert(num == 0 || to >= seen[total - 1], "the cursor is past the records returned");
+        w->short_pages += num < limit;
+        w->empty_pages += num == 0;
+        from = to;
+        memcpy(after, next, 16);
         q->after = after;
-        q->after_len = next_len;
-    } while (next_len > 0);
+        q->after_len = 16;
+    } while (1);
     return total;
+}
+
+static size_t list_all(struct store_query *q, size_t limit, uint32_t *seen, size_t cap)
+{
+    struct walk w;
+
+    return walk(q, limit, seen, cap, &w);
 }
 
 Test(store_list, pages_through_every_record_once_in_serial_order)
@@ -308,61 +338,6 @@ static void put_sparse(void)
     }
 }
 
-struct walk {
-    size_t pages;
-    size_t short_pages; /* fewer than limit records, and a cursor */
-    size_t empty_pages; /* no record, and a cursor */
-};
-
-/* walk_sparse follows the cursors of |q| with |limit| through the records of
- * put_sparse and returns the numbers seen. It checks the bound on each call:
- * the serials are dense, so a cursor that moves past at most
- * STORE_LIST_SCAN_MAX numbers examined at most that many entries. */
-static size_t walk_sparse(struct store_query *q, size_t limit, uint32_t *seen, size_t cap,
-                          struct walk *w)
-{
-    size_t total = 0;
-    unsigned char after[STORE_SERIAL_MAX];
-    unsigned char next[STORE_SERIAL_MAX];
-    size_t next_len = 0;
-    int64_t from = -1; /* the number resumed after */
-
-    memset(w, 0, sizeof(*w));
-    q->limit = limit;
-    q->after = NULL;
-    q->after_len = 0;
-    do {
-        size_t num = 0;
-        enum store_err rc = store_list(st, q, page, &num, next, &next_len);
-        cr_assert_eq(rc, STORE_OK, "%s", store_err_name(rc));
-        cr_assert_leq(num, limit);
-        w->pages++;
-        for (size_t i = 0; i < num; i++) {
-            cr_assert_lt(total, cap);
-            seen[total++] = number(&page[i]);
-            store_record_cleanup(&page[i]);
-        }
-        if (next_len == 0) {
-            break;
-        }
-        cr_assert_eq(next_len, 16);
-        struct store_record at;
-        memcpy(at.serial, next, 16);
-        int64_t to = number(&at);
-        cr_assert_gt(to, from, "the cursor moves forward");
-        cr_assert_leq(to - from, STORE_LIST_SCAN_MAX, "page %zu examined %" PRId64 " entries",
-                      w->pages, to - from);
-        cr_assert(num == 0 || to >= seen[total - 1], "the cursor is past the records returned");
-        w->short_pages += num < limit;
-        w->empty_pages += num == 0;
-        from = to;
-        memcpy(after, next, 16);
-        q->after = after;
-        q->after_len = 16;
-    } while (1);
-    return total;
-}
-
 static void check_exactly(const uint32_t *seen, size_t total, const uint32_t *want, size_t num)
 {
     cr_assert_eq(total, num, "%zu records, want %zu", total, num);
@@ -395,7 +370,7 @@ Test(store_list, examines_a_bounded_number_of_entries_per_call, .timeout = 120)
 
     /* A window with no match is an empty page that still has a cursor. */
     struct walk w;
-    size_t total = walk_sparse(&q, 100, seen, SPARSE_NUM, &w);
+    size_t total = walk(&q, 100, seen, SPARSE_NUM, &w);
     check_exactly(seen, total, sparse_revoked, NUM_OF(sparse_revoked));
     cr_assert_geq(w.pages, SPARSE_NUM / STORE_LIST_SCAN_MAX);
     cr_assert_geq(w.empty_pages, 1);
@@ -422,20 +397,20 @@ Test(store_list, following_cursors_lists_every_match_once_in_order, .timeout = 1
         q.spiffe_id = ids[d];
         for (size_t l = 0; l < NUM_OF(limits); l++) {
             q.status = STORE_STATUS_REVOKED;
-            size_t total = walk_sparse(&q, limits[l], seen, SPARSE_NUM, &w);
+            size_t total = walk(&q, limits[l], seen, SPARSE_NUM, &w);
             check_exactly(seen, total, sparse_revoked, NUM_OF(sparse_revoked));
             cr_assert_geq(w.short_pages, 1, "the bound cut pages short");
             q.status = STORE_STATUS_EXPIRED;
-            total = walk_sparse(&q, limits[l], seen, SPARSE_NUM, &w);
+            total = walk(&q, limits[l], seen, SPARSE_NUM, &w);
             check_exactly(seen, total, sparse_expired, NUM_OF(sparse_expired));
         }
         /* Where nearly every entry matches, pages are full. */
         q.status = STORE_STATUS_VALID;
-        size_t total = walk_sparse(&q, STORE_LIST_MAX, seen, SPARSE_NUM, &w);
+        size_t total = walk(&q, STORE_LIST_MAX, seen, SPARSE_NUM, &w);
         check_exactly(seen, total, valid, num_valid);
         cr_assert_eq(w.short_pages, 0);
         q.status = STORE_STATUS_ANY;
-        total = walk_sparse(&q, STORE_LIST_MAX, seen, SPARSE_NUM, &w);
+        total = walk(&q, STORE_LIST_MAX, seen, SPARSE_NUM, &w);
         cr_assert_eq(total, SPARSE_NUM);
         cr_assert_eq(w.short_pages, 0);
     }
