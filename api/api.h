@@ -208,12 +208,14 @@ struct api_cert_info {
 
 /* struct api_certs_query filters GET /v1/certs. Pointers are borrowed. */
 struct api_certs_query {
-    const char *spiffe_id; /* NULL for all */
-    const char *status;    /* "valid", "revoked", "expired" or NULL for all */
-    size_t limit;          /* at most this many records in all; 0 for no limit */
+    const char *spiffe_id;    /* NULL for all */
+    const char *status;       /* "valid", "revoked", "expired" or NULL for all */
+    const char *renewed_from; /* a serial: the renewals made with it; NULL for all */
+    size_t limit;             /* at most this many records in all; 0 for no limit */
 };
 
-/* api_client_certs_list walks GET /v1/certs?spiffe_id=&status=&limit=&after=,
+/* api_client_certs_list walks
+ * GET /v1/certs?spiffe_id=&status=&renewed_from=&limit=&after=,
  * following the pagination cursor (the answer's "next", or the last serial
  * when it says "more": true), also past pages with no records, for as long as
  * it moves forward, until the records end or |q->limit| is reached,

@@ -102,15 +102,35 @@ static int parse_limit(const char *s, size_t *out)
     return 1;
 }
 
-enum api_err api_certs_query_parse(const char *spiffe_id, const char *status, const char *limit,
-                                   const char *after, int64_t now, unsigned char *after_buf,
-                                   struct store_query *q, struct api_error *err)
+const char *const api_certs_params[API_CERTS_NUM_PARAMS] = {"spiffe_id", "status", "limit", "after",
+                                                            "renewed_from"};
+
+/* serial_param parses the hex serial |value| of the parameter |name| into
+ * |buf| (CA_MAX_SERIAL_LEN bytes). */
+static enum api_err serial_param(const char *name, const char *value, unsigned char *buf,
+                                 size_t *out_len, struct api_error *err)
 {
     enum api_err rc = API_OK;
     struct ca_error cerr = {0};
-    size_t after_len = 0;
+    size_t len = strlen(value);
 
-    memset(q, 0, sizeof(*q));
+    ENSURE(len <= 2 * CA_MAX_SERIAL_LEN &&
+               ca_serial_from_hex(value, len, buf, out_len, &cerr) == CA_OK,
+           API_ERR_BAD_REQUEST, "'%s' must be a serial: 1..40 hex digits, not zero", name);
+out:
+    return rc;
+}
+
+enum api_err api_certs_query_parse(const char *const values[API_CERTS_NUM_PARAMS], int64_t now,
+                                   struct api_certs_parsed *out, struct api_error *err)
+{
+    enum api_err rc = API_OK;
+    struct store_query *q = &out->q;
+    const char *spiffe_id = values[API_CERTS_SPIFFE_ID];
+    const char *status = values[API_CERTS_STATUS];
+    const char *limit = values[API_CERTS_LIMIT];
+
+    memset(out, 0, sizeof(*out));
     q->status = STORE_STATUS_ANY;
     q->limit = API_CERTS_DEFAULT_LIMIT;
     q->now = now;
@@ -124,13 +144,14 @@ enum api_err api_certs_query_parse(const char *spiffe_id, const char *status, co
            "'status' must be valid, revoked or expired");
     ENSURE(limit == NULL || parse_limit(limit, &q->limit), API_ERR_BAD_REQUEST,
            "'limit' must be an integer from 1 to %d", STORE_LIST_MAX);
-    if (after != NULL) {
-        size_t len = strlen(after);
-        ENSURE(len <= 2 * CA_MAX_SERIAL_LEN &&
-                   ca_serial_from_hex(after, len, after_buf, &after_len, &cerr) == CA_OK,
-               API_ERR_BAD_REQUEST, "'after' must be a serial: 1..40 hex digits, not zero");
-        q->after = after_buf;
-        q->after_len = after_len;
+    if (values[API_CERTS_AFTER] != NULL) {
+        TRY(serial_param("after", values[API_CERTS_AFTER], out->after, &q->after_len, err));
+        q->after = out->after;
+    }
+    if (values[API_CERTS_RENEWED_FROM] != NULL) {
+        TRY(serial_param("renewed_from", values[API_CERTS_RENEWED_FROM], out->renewed_from,
+                         &q->renewed_from_len, err));
+        q->renewed_from = out->renewed_from;
     }
 out:
     return rc;
@@ -213,6 +234,13 @@ void *api_cert_record_json(const struct store_record *rec, int64_t now)
             goto fail;
         }
     }
+    if (rec->renewed_from_len > 0) {
+        char from[2 * CA_MAX_SERIAL_LEN + 1];
+        api_serial_hex(rec->renewed_from, rec->renewed_from_len, from);
+        if (json_object_set_new(doc, "renewed_from", json_string(from)) != 0) {
+            goto fail;
+        }
+    }
     if (pem != NULL && json_object_set_new(doc, "certificate", json_string(pem)) != 0) {
         goto fail;
     }
@@ -256,12 +284,10 @@ static enum api_err store_read_err(enum store_err code, struct api_error *err)
 
 /* The query parameters GET /v1/certs knows; anything else is refused. */
 struct certs_args {
-    const char *values[4];
+    const char *values[API_CERTS_NUM_PARAMS];
     int dup;
     const char *unknown;
 };
-
-static const char *const certs_keys[4] = {"spiffe_id", "status", "limit", "after"};
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                    const char *value)
@@ -269,8 +295,8 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     struct certs_args *a = cls;
 
     (void)kind;
-    for (size_t i = 0; i < 4; i++) {
-        if (strcmp(key, certs_keys[i]) == 0) {
+    for (size_t i = 0; i < API_CERTS_NUM_PARAMS; i++) {
+        if (strcmp(key, api_certs_params[i]) == 0) {
             if (a->values[i] != NULL) {
                 a->dup = 1;
             }
@@ -292,8 +318,7 @@ enum api_err api_route_certs(struct api_request *req, struct api_error *err)
     json_t *doc = NULL;
     json_t *list = NULL;
     struct certs_args a;
-    struct store_query q;
-    unsigned char after[CA_MAX_SERIAL_LEN];
+    struct api_certs_parsed cq;
     unsigned char next[STORE_SERIAL_MAX];
     size_t next_len = 0;
 
@@ -301,14 +326,13 @@ enum api_err api_route_certs(struct api_request *req, struct api_error *err)
     int64_t now = api_now();
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
     ENSURE(a.unknown == NULL, API_ERR_BAD_REQUEST,
-           "unknown query parameter (spiffe_id, status, limit and after are known)");
+           "unknown query parameter (spiffe_id, status, limit, after and renewed_from are known)");
     ENSURE(!a.dup, API_ERR_BAD_REQUEST, "a query parameter is repeated");
-    TRY(api_certs_query_parse(a.values[0], a.values[1], a.values[2], a.values[3], now, after, &q,
-                              err));
+    TRY(api_certs_query_parse(a.values, now, &cq, err));
     TRY(admin_authenticate(req, now, err));
-    recs = calloc(q.limit, sizeof(*recs));
+    recs = calloc(cq.q.limit, sizeof(*recs));
     ENSURE(recs != NULL, API_ERR_INTERNAL, "out of memory");
-    enum store_err src = store_list(api_server_store(req->srv), &q, recs, &num, next, &next_len);
+    enum store_err src = store_list(api_server_store(req->srv), &cq.q, recs, &num, next, &next_len);
     if (src != STORE_OK) {
         rc = store_read_err(src, err);
         goto out;

@@ -999,6 +999,8 @@ enum api_err api_client_certs_list(struct api_client *c, const struct api_certs_
                 append_param(c->curl, path, sizeof(path), "spiffe_id", q->spiffe_id)) &&
                    (q->status == NULL ||
                     append_param(c->curl, path, sizeof(path), "status", q->status)) &&
+                   (q->renewed_from == NULL ||
+                    append_param(c->curl, path, sizeof(path), "renewed_from", q->renewed_from)) &&
                    append_param(c->curl, path, sizeof(path), "limit", num) &&
                    (after[0] == '\0' || append_param(c->curl, path, sizeof(path), "after", after)),
                API_ERR_BAD_REQUEST, "the query is too long");

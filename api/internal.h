@@ -829,14 +829,34 @@ struct api_revoke_body {
 enum api_err api_revoke_parse_body(const char *body, size_t len, struct api_revoke_body *out,
                                    struct api_error *err) __attribute__((warn_unused_result));
 
+/* The query parameters of GET /v1/certs, as indexes of api_certs_params. */
+enum api_certs_param {
+    API_CERTS_SPIFFE_ID,
+    API_CERTS_STATUS,
+    API_CERTS_LIMIT,
+    API_CERTS_AFTER,
+    API_CERTS_RENEWED_FROM,
+    API_CERTS_NUM_PARAMS,
+};
+
+/* api_certs_params names them: "spiffe_id", "status", ... */
+extern const char *const api_certs_params[API_CERTS_NUM_PARAMS];
+
+/* struct api_certs_parsed is a store query with room for the serials it
+ * points at. */
+struct api_certs_parsed {
+    struct store_query q;
+    unsigned char after[CA_MAX_SERIAL_LEN];
+    unsigned char renewed_from[CA_MAX_SERIAL_LEN];
+};
+
 /* api_certs_query_parse builds a store query from the raw values of
  * GET /v1/certs (each NULL when absent): spiffe_id (1..2048 bytes), status
- * (valid, revoked or expired), limit (1..1000, default 100) and after (a hex
- * serial, copied into |after_buf|, CA_MAX_SERIAL_LEN bytes). |q->spiffe_id|
- * borrows |spiffe_id|. API_ERR_BAD_REQUEST naming the parameter otherwise. */
-enum api_err api_certs_query_parse(const char *spiffe_id, const char *status, const char *limit,
-                                   const char *after, int64_t now, unsigned char *after_buf,
-                                   struct store_query *q, struct api_error *err)
+ * (valid, revoked or expired), limit (1..1000, default 100), after and
+ * renewed_from (hex serials). |out->q.spiffe_id| borrows the value.
+ * API_ERR_BAD_REQUEST naming the parameter otherwise. */
+enum api_err api_certs_query_parse(const char *const values[API_CERTS_NUM_PARAMS], int64_t now,
+                                   struct api_certs_parsed *out, struct api_error *err)
     __attribute__((warn_unused_result));
 
 /* api_cert_record_json returns |rec| as the JSON object of GET /v1/certs

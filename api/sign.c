@@ -355,6 +355,8 @@ static enum api_err issue(struct api_request *req, const struct api_principal *p
     rec->not_before = req->leaf.not_before;
     rec->not_after = req->leaf.not_after;
     rec->auth_method = (uint8_t)p->method;
+    rec->renewed_from_len = p->renewed_len;
+    memcpy(rec->renewed_from, p->renewed, p->renewed_len);
     rec->cert_der = req->leaf.der;
     rec->cert_der_len = req->leaf.der_len;
     snprintf(rec->spiffe_id, sizeof(rec->spiffe_id), "%s", p->spiffe_id);

@@ -10,7 +10,8 @@
 #include "cmd.h"
 
 static const char certs_usage[] =
-    "usage: signet certs list [--spiffe-id ID] [--status valid|revoked|expired] [--limit N]\n"
+    "usage: signet certs list [--spiffe-id ID] [--status valid|revoked|expired]\n"
+    "                         [--renewed-from SERIAL] [--limit N]\n"
     "                         --server URL --cert F --key F --ca F [--json]\n"
     "       signet certs show SERIAL --server URL --cert F --key F --ca F [--json]\n"
     "\n"
@@ -18,6 +19,8 @@ static const char certs_usage[] =
     "\n"
     "  --spiffe-id ID  only this identity\n"
     "  --status S      only valid, revoked or expired certificates\n"
+    "  --renewed-from SERIAL\n"
+    "                  only the renewals made with certificate SERIAL (POST /v1/renew)\n"
     "  --limit N       at most N records (default: all)\n"
     "  --server URL    the signet server, https://host:port\n"
     "  --cert F        admin client certificate (PEM, with its chain)\n"
@@ -88,11 +91,14 @@ int cmd_certs(int argc, char **argv)
     static const struct option opts[] = {
         {"spiffe-id", required_argument, NULL, 'i'},
         {"status", required_argument, NULL, 's'},
+        {"renewed-from", required_argument, NULL, 'r'},
         {"limit", required_argument, NULL, 'n'},
         CMD_ADMIN_OPTIONS,
     };
     struct cmd_admin a = {0};
     struct api_certs_query q = {0};
+    char renewed_from[API_CLIENT_SERIAL_MAX];
+    struct api_error err = {0};
     int c;
 
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -122,6 +128,12 @@ int cmd_certs(int argc, char **argv)
                 }
                 q.status = optarg;
                 break;
+            case 'r':
+                if (api_serial_normalize(optarg, renewed_from, &err) != API_OK) {
+                    return cmd_usage_fail(cmd, "--renewed-from: %s", err.msg);
+                }
+                q.renewed_from = renewed_from;
+                break;
             case 'n':
                 if (parse_limit(optarg, &q.limit) != 0) {
                     return cmd_usage_fail(cmd, "--limit must be a number from 1 to 1000000");
@@ -134,14 +146,14 @@ int cmd_certs(int argc, char **argv)
                 return cmd_getopt_fail(cmd, c, argv);
         }
     }
-    if (show && (optind != argc - 1 || q.spiffe_id != NULL || q.status != NULL || q.limit != 0)) {
+    if (show && (optind != argc - 1 || q.spiffe_id != NULL || q.status != NULL ||
+                 q.renewed_from != NULL || q.limit != 0)) {
         return cmd_usage_fail(cmd, "certs show takes one SERIAL and no filters");
     }
     if (!show && optind != argc) {
         return cmd_usage_fail(cmd, "unexpected argument '%s'", argv[optind]);
     }
     char serial[API_CLIENT_SERIAL_MAX];
-    struct api_error err = {0};
     if (show && api_serial_normalize(argv[optind], serial, &err) != API_OK) {
         return cmd_usage_fail(cmd, "%s", err.msg);
     }

@@ -69,8 +69,10 @@ out:
     return rc;
 }
 
-/* check_schema writes the schema version into a new store and refuses a
- * store written by a newer (or unknown) schema. */
+/* check_schema writes the schema version into a new store, upgrades a
+ * version 1 store (its records stay readable as they are; the new version
+ * keeps binaries that cannot read version 2 records from opening it), and
+ * refuses a store written by a newer (or unknown) schema. */
 static enum store_err check_schema(struct store *st, MDB_txn *txn)
 {
     enum store_err rc = STORE_OK;
@@ -80,11 +82,14 @@ static enum store_err check_schema(struct store *st, MDB_txn *txn)
     unsigned char buf[4];
 
     int mrc = mdb_get(txn, st->db.meta, &k, &v);
+    if (mrc == MDB_SUCCESS && v.mv_size == 4 && store_u32_get(v.mv_data) == 1) {
+        mrc = MDB_NOTFOUND; /* upgrade */
+    }
     if (mrc == MDB_NOTFOUND) {
         store_u32_put(buf, STORE_SCHEMA_VERSION);
         v.mv_size = sizeof(buf);
         v.mv_data = buf;
-        MDB(mdb_put(txn, st->db.meta, &k, &v, MDB_NOOVERWRITE));
+        MDB(mdb_put(txn, st->db.meta, &k, &v, 0));
         goto out;
     }
     MDB(mrc);

@@ -12,8 +12,11 @@
 
 #include "store.h"
 
-#define STORE_SCHEMA_VERSION 1 /* meta "version"; a newer one is STORE_ERR_VERSION */
-#define STORE_RECORD_VERSION 1 /* first byte of every encoded record */
+/* meta "version". 2: records may be version 2 (renewed_from); a version 1
+ * store is upgraded on open, and a newer one is STORE_ERR_VERSION. */
+#define STORE_SCHEMA_VERSION 2
+#define STORE_RECORD_VERSION 2 /* first byte of every encoded record */
+#define STORE_RECORD_V1      1 /* read still: version 2 less renewed_from */
 #define STORE_BATCH_DEFAULT  64
 #define STORE_BATCH_LIMIT    4096
 #define STORE_MAX_READERS    512
@@ -30,10 +33,11 @@
 
 /* Encoded record: version(1) serial_len(1) serial spiffe_len(2) spiffe
  * issued_at(8) not_before(8) not_after(8) revoked_at(8) reason(4) auth(1)
- * cert_len(4) cert; every integer big-endian. */
-#define STORE_RECORD_FIXED_LEN (1 + 1 + 2 + 8 * 4 + 4 + 1 + 4)
+ * renewed_from_len(1) renewed_from cert_len(4) cert; every integer
+ * big-endian. Version 1 records lack renewed_from_len and renewed_from. */
+#define STORE_RECORD_FIXED_LEN (1 + 1 + 2 + 8 * 4 + 4 + 1 + 1 + 4)
 #define STORE_RECORD_MAX_LEN                                                                       \
-    (STORE_RECORD_FIXED_LEN + STORE_SERIAL_MAX + STORE_SPIFFE_ID_MAX + STORE_CERT_MAX)
+    (STORE_RECORD_FIXED_LEN + 2 * STORE_SERIAL_MAX + STORE_SPIFFE_ID_MAX + STORE_CERT_MAX)
 
 /* The error macros of STYLE.md section 4, for functions with `enum store_err rc`
  * and an `out:` label. The store has no message struct: its callers (api/)

@@ -19,6 +19,13 @@ static int status_match(const struct store_record *rec, enum store_status status
     return 0;
 }
 
+static int renewed_from_match(const struct store_record *rec, const struct store_query *q)
+{
+    return q->renewed_from == NULL ||
+           (rec->renewed_from_len == q->renewed_from_len &&
+            memcmp(rec->renewed_from, q->renewed_from, q->renewed_from_len) == 0);
+}
+
 static enum store_err query_check(const struct store_query *q, size_t *out_id_len)
 {
     size_t id_len = 0;
@@ -31,6 +38,10 @@ static enum store_err query_check(const struct store_query *q, size_t *out_id_le
         return STORE_ERR_INVALID_ARGUMENT;
     }
     if (q->after != NULL && (q->after_len < 1 || q->after_len > STORE_SERIAL_MAX)) {
+        return STORE_ERR_INVALID_ARGUMENT;
+    }
+    if (q->renewed_from != NULL &&
+        (q->renewed_from_len < 1 || q->renewed_from_len > STORE_SERIAL_MAX)) {
         return STORE_ERR_INVALID_ARGUMENT;
     }
     if (q->spiffe_id != NULL) {
@@ -121,7 +132,7 @@ enum store_err store_list(struct store *st, const struct store_query *q, struct 
         /* Read without the certificate first: most entries a filter
          * examines are not kept, and copying their DER would be wasted. */
         TRY(store_record_load(st, txn, seq, 0, &rec));
-        int match = status_match(&rec, q->status, q->now) &&
+        int match = status_match(&rec, q->status, q->now) && renewed_from_match(&rec, q) &&
                     (q->spiffe_id == NULL || strcmp(rec.spiffe_id, q->spiffe_id) == 0);
         if (match && num == q->limit) {
             more = 1; /* |next| stays on the entry before: the next call returns this one */

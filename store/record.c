@@ -21,7 +21,8 @@ static int fields_ok(const struct store_record *rec, size_t spiffe_len)
 {
     return rec->serial_len >= 1 && rec->serial_len <= STORE_SERIAL_MAX && spiffe_len >= 1 &&
            spiffe_len <= STORE_SPIFFE_ID_MAX && rec->cert_der_len >= 1 &&
-           rec->cert_der_len <= (size_t)STORE_CERT_MAX && rec->revoked_at >= 0;
+           rec->cert_der_len <= (size_t)STORE_CERT_MAX && rec->revoked_at >= 0 &&
+           rec->renewed_from_len <= STORE_SERIAL_MAX;
 }
 
 enum store_err store_record_check(const struct store_record *rec)
@@ -40,7 +41,8 @@ enum store_err store_record_check(const struct store_record *rec)
 size_t store_record_encoded_len(const struct store_record *rec)
 {
     return STORE_RECORD_FIXED_LEN + rec->serial_len +
-           strnlen(rec->spiffe_id, sizeof(rec->spiffe_id)) + rec->cert_der_len;
+           strnlen(rec->spiffe_id, sizeof(rec->spiffe_id)) + rec->renewed_from_len +
+           rec->cert_der_len;
 }
 
 static unsigned char *put_i64(unsigned char *p, int64_t v)
@@ -75,6 +77,9 @@ enum store_err store_record_encode(const struct store_record *rec, unsigned char
     store_u32_put(p, (uint32_t)rec->revocation_reason);
     p += 4;
     *p++ = rec->auth_method;
+    *p++ = (unsigned char)rec->renewed_from_len;
+    memcpy(p, rec->renewed_from, rec->renewed_from_len);
+    p += rec->renewed_from_len;
     store_u32_put(p, (uint32_t)rec->cert_der_len);
     p += 4;
     memcpy(p, rec->cert_der, rec->cert_der_len);
@@ -152,15 +157,18 @@ enum store_err store_record_decode(const unsigned char *buf, size_t len, int wit
     const unsigned char *serial = NULL;
     const unsigned char *spiffe = NULL;
     const unsigned char *cert = NULL;
+    const unsigned char *from = NULL;
     uint8_t version = 0;
     uint8_t serial_len = 0;
+    uint8_t from_len = 0;
     size_t spiffe_len = 0;
     uint32_t reason = 0;
     uint32_t cert_len = 0;
 
     memset(&rec, 0, sizeof(rec));
     ENSURE(buf != NULL && out != NULL, STORE_ERR_INVALID_ARGUMENT);
-    ENSURE(take_u8(&r, &version) && version == STORE_RECORD_VERSION, STORE_ERR_CORRUPT);
+    ENSURE(take_u8(&r, &version) && (version == STORE_RECORD_VERSION || version == STORE_RECORD_V1),
+           STORE_ERR_CORRUPT);
     ENSURE(take_u8(&r, &serial_len) && serial_len >= 1 && serial_len <= STORE_SERIAL_MAX,
            STORE_ERR_CORRUPT);
     ENSURE(take(&r, serial_len, &serial), STORE_ERR_CORRUPT);
@@ -172,6 +180,10 @@ enum store_err store_record_decode(const unsigned char *buf, size_t len, int wit
                take_i64(&r, &rec.not_after) && take_i64(&r, &rec.revoked_at),
            STORE_ERR_CORRUPT);
     ENSURE(take_u32(&r, &reason) && take_u8(&r, &rec.auth_method), STORE_ERR_CORRUPT);
+    if (version != STORE_RECORD_V1) {
+        ENSURE(take_u8(&r, &from_len) && from_len <= STORE_SERIAL_MAX && take(&r, from_len, &from),
+               STORE_ERR_CORRUPT);
+    }
     ENSURE(take_u32(&r, &cert_len) && cert_len >= 1 && cert_len <= STORE_CERT_MAX,
            STORE_ERR_CORRUPT);
     ENSURE(take(&r, cert_len, &cert), STORE_ERR_CORRUPT);
@@ -182,6 +194,10 @@ enum store_err store_record_decode(const unsigned char *buf, size_t len, int wit
     memcpy(rec.spiffe_id, spiffe, spiffe_len);
     rec.spiffe_id[spiffe_len] = '\0';
     memcpy(&rec.revocation_reason, &reason, sizeof(reason));
+    rec.renewed_from_len = from_len;
+    if (from_len > 0) {
+        memcpy(rec.renewed_from, from, from_len);
+    }
     rec.cert_der_len = cert_len;
     ENSURE(fields_ok(&rec, spiffe_len), STORE_ERR_CORRUPT);
     if (with_cert) {

@@ -69,6 +69,10 @@ struct store_record {
     int64_t revoked_at;        /* 0 while not revoked */
     int32_t revocation_reason; /* RFC 5280 CRLReason code, when revoked */
     uint8_t auth_method;       /* opaque to the store */
+    /* The serial of the certificate presented to renew (POST /v1/renew);
+     * renewed_from_len 0 for a certificate issued for a token. */
+    unsigned char renewed_from[STORE_SERIAL_MAX];
+    size_t renewed_from_len;
     unsigned char *cert_der;
     size_t cert_der_len;
 };
@@ -136,6 +140,8 @@ struct store_query {
     int64_t now;
     const unsigned char *after; /* resume after this serial (NULL: from the start) */
     size_t after_len;
+    const unsigned char *renewed_from; /* only records renewed from this serial (NULL: any) */
+    size_t renewed_from_len;
     size_t limit; /* 1..STORE_LIST_MAX */
 };
 

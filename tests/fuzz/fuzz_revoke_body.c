@@ -1,8 +1,8 @@
 /* fuzz_revoke_body.c: the input parsers of the revocation routes: the POST
  * /v1/revoke body (api_revoke_parse_body) and the GET /v1/certs query
  * (api_certs_query_parse). The whole input is a body; it is also split at
- * '&' into the four query values spiffe_id, status, limit and after (a
- * missing part is absent). The corpus (tests/fuzz/corpus/revoke_body/) is
+ * '&' into the five query values spiffe_id, status, limit, after and
+ * renewed_from (a missing part is absent). The corpus (tests/fuzz/corpus/revoke_body/) is
  * hand-written with printf. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,9 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct api_revoke_body b;
-    struct store_query q;
-    unsigned char after[CA_MAX_SERIAL_LEN];
-    const char *parts[4] = {NULL, NULL, NULL, NULL};
+    struct api_certs_parsed cq;
+    const char *parts[API_CERTS_NUM_PARAMS] = {NULL};
 
     if (size > API_MAX_BODY_LEN) {
         return 0;
@@ -33,16 +32,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(text, data, size);
     text[size] = '\0';
     char *p = text;
-    for (size_t i = 0; i < 4 && p != NULL; i++) {
+    for (size_t i = 0; i < API_CERTS_NUM_PARAMS && p != NULL; i++) {
         parts[i] = p;
         p = strchr(p, '&');
         if (p != NULL) {
             *p++ = '\0';
         }
     }
-    if (api_certs_query_parse(parts[0], parts[1], parts[2], parts[3], 0, after, &q, NULL) ==
-            API_OK &&
-        (q.limit < 1 || q.limit > STORE_LIST_MAX)) {
+    if (api_certs_query_parse(parts, 0, &cq, NULL) == API_OK &&
+        (cq.q.limit < 1 || cq.q.limit > STORE_LIST_MAX ||
+         (cq.q.renewed_from != NULL &&
+          (cq.q.renewed_from_len < 1 || cq.q.renewed_from_len > CA_MAX_SERIAL_LEN)))) {
         abort();
     }
     free(text);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # test_admin_cli.sh: `signet revoke` and `signet certs list/show` against a
 # real server over mTLS: tables and --json, filters and pagination followed
-# by the client, the first revocation standing, refusals mapped to exit 1 and
-# usage errors to exit 2.
+# by the client, renewals listed by the serial renewed, the first revocation
+# standing, refusals mapped to exit 1 and usage errors to exit 2.
 . "$(dirname "$0")/serve_lib.sh"
 . "$(dirname "$0")/revocation_lib.sh"
 
@@ -57,6 +57,28 @@ check "... saying not found" grep -qi 'not.found' "$T_DIR/cli.err"
 check "a workload's certs list exits 1 (403)" exits 1 as_web certs list
 check "... saying forbidden" grep -qi 'forbidden\|403' "$T_DIR/cli.err"
 check "certs list --status bogus is a usage error (exit 2)" exits 2 adm certs list --status bogus
+
+# renew_as NAME NEW: renews NAME's certificate over mTLS for a fresh key:
+# NEW.key, NEW.crt and NEW.serial.
+renew_as() {
+  make_csr "$2" && body "$T_DIR/$2.csr" >"$T_DIR/$2.json" &&
+    [ "$(as "$1" POST /v1/renew "@$T_DIR/$2.json")" = 201 ] &&
+    split_response "$T_DIR/out" "$T_DIR/$2" && jstr "$T_DIR/out" serial >"$T_DIR/$2.serial"
+}
+echo "# renewals: renewed_from"
+renewals() { renew_as db db2 && renew_as db db3 && renew_as db2 db4; }
+check "db is renewed twice (db2, db3), and db2 once (db4)" renewals
+check "certs show --json of a renewal names the certificate it was renewed with" \
+  sh -c "'$SIGNET_BIN' certs show $(serial_of db2) --json --server '$HTTPS_URL' --cert '$T_DIR/admin.crt' --key '$T_DIR/admin.key' --ca '$P/root.crt' |
+         python3 -c 'import json,sys; sys.exit(json.load(sys.stdin).get(\"renewed_from\") != \"$DB\")'"
+check "... and a certificate issued for a token names none" \
+  sh -c "'$SIGNET_BIN' certs show $DB --json --server '$HTTPS_URL' --cert '$T_DIR/admin.crt' --key '$T_DIR/admin.key' --ca '$P/root.crt' |
+         python3 -c 'import json,sys; sys.exit(\"renewed_from\" in json.load(sys.stdin))'"
+check "certs list --renewed-from DB lists db2 and db3, not db4 (renewed from db2)" \
+  sh -c "'$SIGNET_BIN' certs list --renewed-from $DB --json --server '$HTTPS_URL' --cert '$T_DIR/admin.crt' --key '$T_DIR/admin.key' --ca '$P/root.crt' |
+         python3 -c 'import json,sys; sys.exit(sorted(r[\"serial\"] for r in json.load(sys.stdin)) != sorted([\"$(serial_of db2)\", \"$(serial_of db3)\"]))'"
+check "certs list --renewed-from xyz is a usage error (exit 2)" exits 2 adm certs list --renewed-from xyz
+expect_eq "GET /v1/certs?renewed_from=xyz is 400" "$(as admin GET '/v1/certs?renewed_from=xyz')" 400
 
 echo "# signet revoke"
 colon=$(openssl x509 -in "$T_DIR/web.crt" -noout -serial | cut -d= -f2 | sed 's/../&:/g; s/:$//')

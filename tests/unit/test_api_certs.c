@@ -11,75 +11,89 @@
 TestSuite(api_certs);
 
 static enum api_err query(const char *id, const char *status, const char *limit, const char *after,
-                          struct store_query *q, unsigned char *buf)
+                          struct api_certs_parsed *cq)
 {
-    return api_certs_query_parse(id, status, limit, after, 1000, buf, q, NULL);
+    const char *values[API_CERTS_NUM_PARAMS] = {id, status, limit, after, NULL};
+    return api_certs_query_parse(values, 1000, cq, NULL);
 }
 
 Test(api_certs, defaults_to_every_status_and_100_records)
 {
-    struct store_query q;
-    unsigned char buf[CA_MAX_SERIAL_LEN];
-    cr_assert_eq(query(NULL, NULL, NULL, NULL, &q, buf), API_OK);
-    cr_assert_eq(q.status, STORE_STATUS_ANY);
-    cr_assert_eq(q.limit, 100);
-    cr_assert_null(q.spiffe_id);
-    cr_assert_null(q.after);
-    cr_assert_eq(q.now, 1000);
+    struct api_certs_parsed cq;
+    cr_assert_eq(query(NULL, NULL, NULL, NULL, &cq), API_OK);
+    cr_assert_eq(cq.q.status, STORE_STATUS_ANY);
+    cr_assert_eq(cq.q.limit, 100);
+    cr_assert_null(cq.q.spiffe_id);
+    cr_assert_null(cq.q.after);
+    cr_assert_eq(cq.q.now, 1000);
 }
 
 Test(api_certs, parses_every_parameter)
 {
-    struct store_query q;
-    unsigned char buf[CA_MAX_SERIAL_LEN];
-    cr_assert_eq(query("spiffe://example.org/w", "revoked", "1000", "00Ab", &q, buf), API_OK);
-    cr_assert_str_eq(q.spiffe_id, "spiffe://example.org/w");
-    cr_assert_eq(q.status, STORE_STATUS_REVOKED);
-    cr_assert_eq(q.limit, 1000);
-    cr_assert_eq(q.after_len, 1);
-    cr_assert_eq(q.after[0], 0xab);
-    cr_assert_eq(query(NULL, "valid", "1", NULL, &q, buf), API_OK);
-    cr_assert_eq(q.status, STORE_STATUS_VALID);
-    cr_assert_eq(query(NULL, "expired", NULL, NULL, &q, buf), API_OK);
-    cr_assert_eq(q.status, STORE_STATUS_EXPIRED);
+    struct api_certs_parsed cq;
+    cr_assert_eq(query("spiffe://example.org/w", "revoked", "1000", "00Ab", &cq), API_OK);
+    cr_assert_str_eq(cq.q.spiffe_id, "spiffe://example.org/w");
+    cr_assert_eq(cq.q.status, STORE_STATUS_REVOKED);
+    cr_assert_eq(cq.q.limit, 1000);
+    cr_assert_eq(cq.q.after_len, 1);
+    cr_assert_eq(cq.q.after[0], 0xab);
+    cr_assert_eq(query(NULL, "valid", "1", NULL, &cq), API_OK);
+    cr_assert_eq(cq.q.status, STORE_STATUS_VALID);
+    cr_assert_eq(query(NULL, "expired", NULL, NULL, &cq), API_OK);
+    cr_assert_eq(cq.q.status, STORE_STATUS_EXPIRED);
 }
 
 Test(api_certs, refuses_an_unknown_status)
 {
-    struct store_query q;
-    unsigned char buf[CA_MAX_SERIAL_LEN];
+    struct api_certs_parsed cq;
     struct api_error err = {0};
-    cr_assert_eq(api_certs_query_parse(NULL, "Valid", NULL, NULL, 0, buf, &q, &err),
-                 API_ERR_BAD_REQUEST);
+    const char *values[API_CERTS_NUM_PARAMS] = {NULL, "Valid", NULL, NULL, NULL};
+    cr_assert_eq(api_certs_query_parse(values, 0, &cq, &err), API_ERR_BAD_REQUEST);
     cr_assert(strstr(err.msg, "status") != NULL);
-    cr_assert_eq(query(NULL, "", NULL, NULL, &q, buf), API_ERR_BAD_REQUEST);
+    cr_assert_eq(query(NULL, "", NULL, NULL, &cq), API_ERR_BAD_REQUEST);
 }
 
 Test(api_certs, refuses_a_limit_outside_1_to_1000)
 {
-    struct store_query q;
-    unsigned char buf[CA_MAX_SERIAL_LEN];
+    struct api_certs_parsed cq;
     const char *bad[] = {"0", "1001", "", "-1", "+5", "10x", "ten", "99999", " 5"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        cr_assert_eq(query(NULL, NULL, bad[i], NULL, &q, buf), API_ERR_BAD_REQUEST, "'%s'", bad[i]);
+        cr_assert_eq(query(NULL, NULL, bad[i], NULL, &cq), API_ERR_BAD_REQUEST, "'%s'", bad[i]);
     }
 }
 
 Test(api_certs, refuses_an_after_that_is_not_a_serial)
 {
-    struct store_query q;
-    unsigned char buf[CA_MAX_SERIAL_LEN];
+    struct api_certs_parsed cq;
     const char *bad[] = {"", "0", "xyz", "ab:cd", "0123456789012345678901234567890123456789a"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        cr_assert_eq(query(NULL, NULL, NULL, bad[i], &q, buf), API_ERR_BAD_REQUEST, "'%s'", bad[i]);
+        cr_assert_eq(query(NULL, NULL, NULL, bad[i], &cq), API_ERR_BAD_REQUEST, "'%s'", bad[i]);
+    }
+}
+
+Test(api_certs, parses_renewed_from_as_a_serial)
+{
+    struct api_certs_parsed cq;
+    const char *values[API_CERTS_NUM_PARAMS] = {NULL, NULL, NULL, "1f", "0A0b"};
+    cr_assert_eq(api_certs_query_parse(values, 0, &cq, NULL), API_OK);
+    cr_assert_eq(cq.q.renewed_from_len, 2);
+    cr_assert_eq(cq.q.renewed_from[0], 0x0a);
+    cr_assert_eq(cq.q.renewed_from[1], 0x0b);
+    cr_assert_eq(cq.q.after[0], 0x1f);
+    struct api_error err = {0};
+    const char *bad[] = {"", "0", "xyz", "0123456789012345678901234567890123456789a"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        values[API_CERTS_RENEWED_FROM] = bad[i];
+        cr_assert_eq(api_certs_query_parse(values, 0, &cq, &err), API_ERR_BAD_REQUEST, "'%s'",
+                     bad[i]);
+        cr_assert(strstr(err.msg, "renewed_from") != NULL, "%s", err.msg);
     }
 }
 
 Test(api_certs, refuses_an_empty_spiffe_id)
 {
-    struct store_query q;
-    unsigned char buf[CA_MAX_SERIAL_LEN];
-    cr_assert_eq(query("", NULL, NULL, NULL, &q, buf), API_ERR_BAD_REQUEST);
+    struct api_certs_parsed cq;
+    cr_assert_eq(query("", NULL, NULL, NULL, &cq), API_ERR_BAD_REQUEST);
 }
 
 Test(api_certs, spells_serials_in_lower_case_without_leading_zeros)

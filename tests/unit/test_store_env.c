@@ -106,6 +106,53 @@ Test(store_env, refuses_a_newer_schema_version_as_version)
     store_close(tst_open(dir));
 }
 
+/* get_schema reads the meta database's version with plain LMDB. */
+static uint32_t get_schema(void)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi meta;
+    char name[] = "version";
+    MDB_val k = {sizeof(name) - 1, name};
+    MDB_val v;
+
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+    cr_assert_eq(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    cr_assert_eq(mdb_get(txn, meta, &k, &v), 0);
+    cr_assert_eq(v.mv_size, 4);
+    uint32_t version = store_u32_get(v.mv_data);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return version;
+}
+
+Test(store_env, upgrades_a_version_1_store_and_refuses_version_0)
+{
+    struct store *st = NULL;
+    struct store_options opts = {.path = dir, .map_size = TST_MAP_SIZE};
+    struct store_record rec;
+
+    st = tst_open(dir);
+    cr_assert_eq(get_schema(), STORE_SCHEMA_VERSION);
+    tst_put(st, 1, "spiffe://example.org/a", 2000000000);
+    store_close(st);
+    set_schema(1);
+    st = tst_open(dir);
+    cr_assert_eq(get_schema(), 2, "upgraded on open");
+    unsigned char serial[16];
+    tst_serial(1, serial);
+    cr_assert_eq(store_get(st, serial, 16, &rec), STORE_OK);
+    store_record_cleanup(&rec);
+    store_close(st);
+    st = NULL;
+    set_schema(0);
+    cr_assert_eq(store_open(&opts, &st), STORE_ERR_VERSION);
+    cr_assert_null(st);
+}
+
 Test(store_env, refuses_a_data_file_that_is_not_lmdb_as_corrupt)
 {
     char path[512];

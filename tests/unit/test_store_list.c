@@ -180,6 +180,41 @@ Test(store_list, lists_one_identity_through_its_index)
     cr_assert_eq(list_all(&q, 10, seen, 100), 0);
 }
 
+Test(store_list, lists_the_renewals_made_with_one_serial)
+{
+    uint32_t seen[10];
+    struct store_record rec;
+    unsigned char from[16];
+    struct store_query q = {.status = STORE_STATUS_ANY, .now = NOW};
+
+    tst_put(st, 1, ID_A, NOW + 100);
+    const uint32_t parents[] = {1, 2, 1, 3, 1}; /* records 2..6 */
+    for (uint32_t i = 0; i < 5; i++) {
+        tst_record(&rec, 2 + i, ID_A, NOW + 100);
+        tst_serial(parents[i], rec.renewed_from);
+        rec.renewed_from_len = 16;
+        cr_assert_eq(store_put(st, &rec), STORE_OK);
+    }
+    tst_serial(1, from);
+    q.renewed_from = from;
+    q.renewed_from_len = 16;
+    cr_assert_eq(list_all(&q, 2, seen, 10), 3);
+    cr_assert_eq(seen[0], 2);
+    cr_assert_eq(seen[1], 4);
+    cr_assert_eq(seen[2], 6);
+    q.renewed_from_len = 15; /* a prefix of the serial is another serial */
+    cr_assert_eq(list_all(&q, 2, seen, 10), 0);
+    q.spiffe_id = ID_A; /* through the identity's index too */
+    q.renewed_from_len = 16;
+    cr_assert_eq(list_all(&q, 10, seen, 10), 3);
+    q.renewed_from_len = 0;
+    size_t num = 0;
+    unsigned char next[STORE_SERIAL_MAX];
+    size_t next_len = 0;
+    q.limit = 1;
+    cr_assert_eq(store_list(st, &q, page, &num, next, &next_len), STORE_ERR_INVALID_ARGUMENT);
+}
+
 Test(store_list, tells_apart_long_ids_that_share_the_index_prefix)
 {
     static char long_a[STORE_SPIFFE_ID_MAX + 1];
