@@ -129,6 +129,46 @@ static uint32_t get_schema(void)
     return version;
 }
 
+/* to_version_1_records rewrites every record in the store as version 1, as
+ * a signet before renewed_from wrote them (none of the tests' records has
+ * renewed_from), with plain LMDB. */
+static void to_version_1_records(void)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_dbi records;
+    MDB_val k, v;
+    static unsigned char v1[STORE_RECORD_MAX_LEN];
+    size_t num = 0;
+
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+    cr_assert_eq(mdb_env_open(env, dir, 0, 0600), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "records", 0, &records), 0);
+    cr_assert_eq(mdb_cursor_open(txn, records, &cur), 0);
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const unsigned char *b = v.mv_data;
+        uint32_t cert_len = store_u32_get(b + v.mv_size - TST_CERT_LEN - 4);
+        cr_assert_eq(cert_len, TST_CERT_LEN);
+        size_t from_at = v.mv_size - TST_CERT_LEN - 4 - 1;
+        cr_assert_eq(b[0], STORE_RECORD_VERSION);
+        cr_assert_eq(b[from_at], 0, "no renewed_from");
+        memcpy(v1, b, from_at);
+        memcpy(v1 + from_at, b + from_at + 1, v.mv_size - from_at - 1);
+        v1[0] = STORE_RECORD_V1;
+        MDB_val nv = {v.mv_size - 1, v1};
+        cr_assert_eq(mdb_cursor_put(cur, &k, &nv, MDB_CURRENT), 0);
+        num++;
+    }
+    cr_assert_gt(num, 0);
+    mdb_cursor_close(cur);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
 Test(store_env, upgrades_a_version_1_store_and_refuses_version_0)
 {
     struct store *st = NULL;
@@ -140,11 +180,17 @@ Test(store_env, upgrades_a_version_1_store_and_refuses_version_0)
     tst_put(st, 1, "spiffe://example.org/a", 2000000000);
     store_close(st);
     set_schema(1);
+    to_version_1_records();
     st = tst_open(dir);
     cr_assert_eq(get_schema(), 2, "upgraded on open");
     unsigned char serial[16];
     tst_serial(1, serial);
     cr_assert_eq(store_get(st, serial, 16, &rec), STORE_OK);
+    cr_assert_str_eq(rec.spiffe_id, "spiffe://example.org/a");
+    cr_assert_eq(rec.renewed_from_len, 0);
+    store_record_cleanup(&rec);
+    cr_assert_eq(store_revoke(st, serial, 16, 1800000000, 1, &rec), STORE_OK);
+    cr_assert_eq(rec.revoked_at, 1800000000);
     store_record_cleanup(&rec);
     store_close(st);
     st = NULL;
