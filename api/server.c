@@ -679,6 +679,8 @@ enum api_err api_server_start(const char *config_path, struct api_server **out,
     struct store_options so = {.path = srv->cfg.store_path,
                                .map_size = srv->cfg.store_map_size_mb * 1024 * 1024};
     enum store_err src = store_open(&so, &srv->store);
+    ENSURE(src != STORE_ERR_VERSION, API_ERR_UNAVAILABLE,
+           "store.path: the store's format is unknown to this signet (written by a newer one?)");
     ENSURE(src == STORE_OK, API_ERR_UNAVAILABLE, "store.path: cannot open the store (%s)",
            store_err_name(src));
     /* What the scheduled prune (at each CRL refresh) would drop goes first:
