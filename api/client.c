@@ -1,10 +1,11 @@
 /* client.c: the HTTPS client of `signet agent`, `signet revoke` and `signet
  * certs`, over libcurl with the OpenSSL backend. The server is trusted only
- * through the --ca roots; client certificates come from memory (curl blobs);
- * every response is capped while it is received; a pending SIGTERM or SIGINT
- * aborts a request so that callers stop promptly. Answers are parsed with
- * jansson, strictly where we act on them (an SVID) and leniently where we only
- * print them (records). */
+ * through the --ca roots; the client certificate and key are handed to each
+ * new TLS context as OpenSSL objects (CURLOPT_SSL_CTX_FUNCTION), never as PEM
+ * for libcurl to copy and parse; every response is capped while it is
+ * received; a pending SIGTERM or SIGINT aborts a request so that callers stop
+ * promptly. Answers are parsed with jansson, strictly where we act on them (an
+ * SVID) and leniently where we only print them (records). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include "internal.h"
@@ -30,11 +32,19 @@ struct api_client {
     char *server; /* without a trailing '/' */
     char *ca_file;
     STACK_OF(X509) *roots; /* --ca's certificates: what an SVID must chain to as well */
-    char *cert_pem;
-    size_t cert_len;
-    char *key_pem; /* cleansed when freed */
-    size_t key_len;
+    /* The identity presented over mTLS, or all NULL. The key exists only as
+     * this EVP_PKEY (and the references each SSL_CTX takes): no PEM copy of
+     * it is kept, and the provider cleanses the key when the last reference
+     * goes. libcurl is given no key blob because it would parse the PEM with
+     * PEM_read_bio_PrivateKey, whose decoder frees the PEM lines uncleansed,
+     * and because later releases (8.x) copy a key blob into each connection's
+     * configuration and free that copy uncleansed, CURL_BLOB_NOCOPY or not. */
+    X509 *cert;
+    STACK_OF(X509) *chain; /* sent after |cert| */
+    EVP_PKEY *key;
 };
+
+static STACK_OF(X509) *pem_certs(const char *pem, size_t len);
 
 struct recv_buf {
     char *data;
@@ -75,15 +85,29 @@ static char *dup_bytes(const char *s, size_t len)
 
 static void clear_identity(struct api_client *c)
 {
-    if (c->key_pem != NULL) {
-        OPENSSL_cleanse(c->key_pem, c->key_len);
-    }
-    free(c->key_pem);
-    free(c->cert_pem);
-    c->key_pem = NULL;
-    c->cert_pem = NULL;
-    c->key_len = 0;
-    c->cert_len = 0;
+    EVP_PKEY_free(c->key);
+    X509_free(c->cert);
+    sk_X509_pop_free(c->chain, X509_free);
+    c->key = NULL;
+    c->cert = NULL;
+    c->chain = NULL;
+}
+
+/* hold_identity makes |certs| (leaf first, then its chain) and |key|, which
+ * must match, |c|'s identity. On success it has taken both; on failure they
+ * are untouched and still the caller's. */
+static enum api_err hold_identity(struct api_client *c, STACK_OF(X509) *certs, EVP_PKEY *key,
+                                  struct api_error *err)
+{
+    enum api_err rc = API_OK;
+
+    OSSL(X509_check_private_key(sk_X509_value(certs, 0), key), API_ERR_BAD_REQUEST,
+         "the client key does not match its certificate");
+    c->cert = sk_X509_shift(certs);
+    c->chain = certs;
+    c->key = key;
+out:
+    return rc;
 }
 
 enum api_err api_client_new(const char *server, const char *ca_file, struct api_client **out,
@@ -151,6 +175,9 @@ enum api_err api_client_identity_pem(struct api_client *c, const char *cert_pem,
                                      const char *key_pem, size_t key_len, struct api_error *err)
 {
     enum api_err rc = API_OK;
+    STACK_OF(X509) *certs = NULL;
+    EVP_PKEY *key = NULL;
+    struct ca_error cerr = {0};
 
     clear_identity(c);
     if (cert_pem == NULL) {
@@ -158,15 +185,19 @@ enum api_err api_client_identity_pem(struct api_client *c, const char *cert_pem,
     }
     ENSURE(key_pem != NULL && cert_len > 0 && key_len > 0, API_ERR_BAD_REQUEST,
            "a client certificate needs its key");
-    c->cert_pem = dup_bytes(cert_pem, cert_len);
-    c->key_pem = dup_bytes(key_pem, key_len);
-    c->cert_len = cert_len;
-    c->key_len = key_len;
-    if (c->cert_pem == NULL || c->key_pem == NULL) {
-        clear_identity(c);
-    }
-    ENSURE(c->cert_pem != NULL, API_ERR_INTERNAL, "out of memory");
+    ENSURE(cert_len <= API_CLIENT_MAX_RESPONSE, API_ERR_BAD_REQUEST,
+           "the client certificate is longer than %d bytes", API_CLIENT_MAX_RESPONSE);
+    certs = pem_certs(cert_pem, cert_len);
+    ENSURE(certs != NULL, API_ERR_BAD_REQUEST, "the client certificate is not PEM");
+    /* ca_key_parse cleanses every buffer the PEM passes through. */
+    ENSURE(ca_key_parse(key_pem, key_len, NULL, 0, &key, &cerr) == CA_OK, API_ERR_BAD_REQUEST,
+           "the client key: %s", cerr.msg);
+    TRY(hold_identity(c, certs, key, err));
+    certs = NULL;
+    key = NULL;
 out:
+    EVP_PKEY_free(key);
+    sk_X509_pop_free(certs, X509_free);
     return rc;
 }
 
@@ -177,50 +208,22 @@ enum api_err api_client_identity_files(struct api_client *c, const char *cert_fi
     struct ca_error cerr = {0};
     STACK_OF(X509) *certs = NULL;
     EVP_PKEY *key = NULL;
-    BIO *bio = NULL;
-    char *cert_pem = NULL;
-    size_t cert_len = 0;
-    char *key_pem = NULL;
-    size_t key_len = 0;
 
+    clear_identity(c);
     ENSURE(cert_file != NULL && key_file != NULL, API_ERR_BAD_REQUEST,
            "--cert and --key are required");
     ENSURE(ca_certs_read(cert_file, &certs, &cerr) == CA_OK, API_ERR_BAD_REQUEST,
            "cannot read --cert %s: %s", cert_file, cerr.msg);
+    /* ca_key_read reads the file with read(2) (no stdio buffer) and cleanses
+     * every buffer the key passes through. */
     ENSURE(ca_key_read(key_file, NULL, 0, &key, &cerr) == CA_OK, API_ERR_BAD_REQUEST,
            "cannot read --key %s: %s", key_file, cerr.msg);
     OSSL(X509_check_private_key(sk_X509_value(certs, 0), key), API_ERR_BAD_REQUEST,
          "--key %s does not match --cert %s", key_file, cert_file);
-    /* Re-encode both, so that curl gets exactly what we checked. */
-    bio = BIO_new(BIO_s_mem());
-    ENSURE(bio != NULL, API_ERR_INTERNAL, "out of memory");
-    for (int i = 0; i < sk_X509_num(certs); i++) {
-        OSSL(PEM_write_bio_X509(bio, sk_X509_value(certs, i)), API_ERR_INTERNAL,
-             "cannot encode the certificate");
-    }
-    char *data = NULL;
-    long n = BIO_get_mem_data(bio, &data);
-    ENSURE(n > 0, API_ERR_INTERNAL, "cannot encode the certificate");
-    cert_pem = dup_bytes(data, (size_t)n);
-    cert_len = (size_t)n;
-    ENSURE(cert_pem != NULL, API_ERR_INTERNAL, "out of memory");
-    OSSL(BIO_reset(bio), API_ERR_INTERNAL, "out of memory");
-    OSSL(PEM_write_bio_PKCS8PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL), API_ERR_INTERNAL,
-         "cannot encode the key");
-    n = BIO_get_mem_data(bio, &data);
-    ENSURE(n > 0, API_ERR_INTERNAL, "cannot encode the key");
-    key_pem = dup_bytes(data, (size_t)n);
-    key_len = (size_t)n;
-    OPENSSL_cleanse(data, (size_t)n);
-    ENSURE(key_pem != NULL, API_ERR_INTERNAL, "out of memory");
-    TRY(api_client_identity_pem(c, cert_pem, cert_len, key_pem, key_len, err));
+    TRY(hold_identity(c, certs, key, err));
+    certs = NULL;
+    key = NULL;
 out:
-    if (key_pem != NULL) {
-        OPENSSL_cleanse(key_pem, key_len);
-    }
-    free(key_pem);
-    free(cert_pem);
-    BIO_free(bio);
     EVP_PKEY_free(key);
     sk_X509_pop_free(certs, X509_free);
     return rc;
@@ -382,12 +385,27 @@ static void cleanse_slist(struct curl_slist *list)
     curl_slist_free_all(list);
 }
 
+/* on_ssl_ctx gives each new TLS context (one per request: connections are
+ * never reused) the client's certificate, chain and key. SSL_CTX_use_* take
+ * references, so the key is neither copied nor encoded. */
+static CURLcode on_ssl_ctx(CURL *curl, void *ssl_ctx, void *clientp)
+{
+    struct api_client *c = clientp;
+    SSL_CTX *ctx = ssl_ctx;
+    int ok = SSL_CTX_use_certificate(ctx, c->cert) == 1 && SSL_CTX_use_PrivateKey(ctx, c->key) == 1;
+
+    (void)curl;
+    for (int i = 0; ok && i < sk_X509_num(c->chain); i++) {
+        ok = SSL_CTX_add1_chain_cert(ctx, sk_X509_value(c->chain, i)) == 1;
+    }
+    ERR_clear_error();
+    return ok ? CURLE_OK : CURLE_SSL_CERTPROBLEM;
+}
+
 static int setopts(struct api_client *c, const char *method, const char *url, const char *body,
                    size_t body_len, struct curl_slist *headers, struct recv_buf *b, char *errbuf)
 {
     CURL *h = c->curl;
-    struct curl_blob cert = {.data = c->cert_pem, .len = c->cert_len, .flags = CURL_BLOB_NOCOPY};
-    struct curl_blob key = {.data = c->key_pem, .len = c->key_len, .flags = CURL_BLOB_NOCOPY};
     int ok = 1;
 
     curl_easy_reset(h);
@@ -400,8 +418,10 @@ static int setopts(struct api_client *c, const char *method, const char *url, co
     ok &= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK;
     ok &= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
     ok &= curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) == CURLE_OK;
-    /* One connection per request and no TLS session reuse: a resumed session
-     * would present the identity of an older client certificate. */
+    /* One connection per request and no TLS session reuse: a resumed session,
+     * or a pooled connection (which libcurl reuses without calling
+     * on_ssl_ctx again), would present the identity of an older client
+     * certificate. */
     ok &= curl_easy_setopt(h, CURLOPT_SSL_SESSIONID_CACHE, 0L) == CURLE_OK;
     ok &= curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L) == CURLE_OK;
     ok &= curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L) == CURLE_OK;
@@ -423,11 +443,9 @@ static int setopts(struct api_client *c, const char *method, const char *url, co
     if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0) {
         ok &= curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method) == CURLE_OK;
     }
-    if (c->cert_pem != NULL) {
-        ok &= curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert) == CURLE_OK;
-        ok &= curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM") == CURLE_OK;
-        ok &= curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key) == CURLE_OK;
-        ok &= curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM") == CURLE_OK;
+    if (c->key != NULL) {
+        ok &= curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx) == CURLE_OK;
+        ok &= curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, c) == CURLE_OK;
     }
     return ok;
 }
@@ -505,7 +523,7 @@ enum api_err api_client_call(struct api_client *c, const char *method, const cha
                   out->error[0] != '\0' ? out->error : "no error code",
                   out->message[0] != '\0' ? out->message : "no message");
 out:
-    /* Drop the client certificate's blob pointers before they can dangle. */
+    /* Drop the pointers to the headers and the body before they can dangle. */
     curl_easy_reset(c->curl);
     if (auth != NULL) {
         OPENSSL_cleanse(auth, auth_len);

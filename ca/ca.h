@@ -98,6 +98,15 @@ enum ca_err ca_key_read(const char *path, const char *passphrase, size_t passphr
                         EVP_PKEY **out_key, struct ca_error *err)
     __attribute__((warn_unused_result));
 
+/* ca_key_parse is ca_key_read for a PEM text in memory (|pem_len| bytes, at
+ * most 64 KiB; it need not end in a NUL). Every buffer it decodes the key
+ * through is cleansed before it is freed, so that the key is left only in
+ * |*out_key| (and in |pem|, which the caller cleanses). Same errors as
+ * ca_key_read, and CA_ERR_INVALID_KEY for an empty or oversized text. */
+enum ca_err ca_key_parse(const char *pem, size_t pem_len, const char *passphrase,
+                         size_t passphrase_len, EVP_PKEY **out_key, struct ca_error *err)
+    __attribute__((warn_unused_result));
+
 /* ca_pubkey_write writes the public half of |key| as SubjectPublicKeyInfo PEM to
  * a new file |path| (mode 0644, O_EXCL). */
 enum ca_err ca_pubkey_write(const char *path, EVP_PKEY *key, struct ca_error *err)

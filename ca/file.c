@@ -177,7 +177,13 @@ int ca_pem_block_next(const char *text, size_t len, size_t *pos, const char *lab
     if (bio == NULL) {
         goto out;
     }
-    if (PEM_read_bio(bio, &name, &header, &der, &der_len) != 1) {
+    /* PEM_FLAG_SECURE: PEM_read_bio frees the line buffers it reads the text
+     * through with a plain free(), leaving the last line (a private key's
+     * "-----END PRIVATE KEY-----", and base64 beside it) in freed memory.
+     * With the flag it cleanses every buffer it frees; its results come from
+     * the secure heap, so they are freed with OPENSSL_secure_clear_free. */
+    if (PEM_read_bio_ex(bio, &name, &header, &der, &der_len,
+                        PEM_FLAG_EAY_COMPATIBLE | PEM_FLAG_SECURE) != 1) {
         ERR_clear_error();
         goto out;
     }
@@ -186,18 +192,20 @@ int ca_pem_block_next(const char *text, size_t len, size_t *pos, const char *lab
         header[0] != '\0' || der_len <= 0) {
         goto out;
     }
+    /* The caller frees with OPENSSL_clear_free, as for any other buffer. */
+    *out_der = OPENSSL_malloc((size_t)der_len);
+    if (*out_der == NULL) {
+        goto out;
+    }
+    memcpy(*out_der, der, (size_t)der_len);
+    *out_der_len = der_len;
     /* PEM_read_bio reads line by line, so what is left is exactly the rest. */
     *pos = len - (size_t)BIO_pending(bio);
-    *out_der = der;
-    *out_der_len = der_len;
-    der = NULL;
     ret = 1;
 out:
-    OPENSSL_free(name);
-    OPENSSL_free(header);
-    if (der != NULL) {
-        OPENSSL_clear_free(der, (size_t)der_len);
-    }
+    OPENSSL_secure_clear_free(name, name != NULL ? strlen(name) : 0);
+    OPENSSL_secure_clear_free(header, header != NULL ? strlen(header) : 0);
+    OPENSSL_secure_clear_free(der, der != NULL ? (size_t)der_len : 0);
     BIO_free(bio);
     return ret;
 }

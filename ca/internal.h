@@ -70,7 +70,8 @@ enum ca_err ca_key_rsa_exponent_check(const EVP_PKEY *key, struct ca_error *err)
  * returns 1 with |*out_der| (the caller frees it with OPENSSL_clear_free(der,
  * len)), |*out_der_len| set and |*pos| moved past the block; 0 at the end of the
  * text; -1 for anything else (text outside blocks, another label, bad base64).
- * (ca/file.c) */
+ * Every buffer the text passes through on its way is cleansed when freed, so
+ * it may hold a private key. (ca/file.c) */
 int ca_pem_block_next(const char *text, size_t len, size_t *pos, const char *label,
                       const char *alt_label, unsigned char **out_der, long *out_der_len);
 

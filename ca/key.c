@@ -175,6 +175,18 @@ enum ca_err ca_key_read(const char *path, const char *passphrase, size_t passphr
     enum ca_err rc = CA_OK;
     char *text = NULL;
     size_t text_len = 0;
+
+    TRY(ca_file_read_all(path, MAX_KEY_FILE_LEN, &text, &text_len, err));
+    TRY(ca_key_parse(text, text_len, passphrase, passphrase_len, out_key, err));
+out:
+    OPENSSL_clear_free(text, text_len + 1);
+    return rc;
+}
+
+enum ca_err ca_key_parse(const char *pem, size_t pem_len, const char *passphrase,
+                         size_t passphrase_len, EVP_PKEY **out_key, struct ca_error *err)
+{
+    enum ca_err rc = CA_OK;
     unsigned char *der = NULL;
     long der_len = 0;
     unsigned char *rest = NULL;
@@ -184,18 +196,19 @@ enum ca_err ca_key_read(const char *path, const char *passphrase, size_t passphr
     EVP_PKEY *key = NULL;
     size_t pos = 0;
 
+    ENSURE(pem != NULL && pem_len > 0 && pem_len <= MAX_KEY_FILE_LEN, CA_ERR_INVALID_KEY,
+           "a private key must be 1..%d bytes of PEM", MAX_KEY_FILE_LEN);
     ENSURE(passphrase == NULL || passphrase_len <= MAX_PASSPHRASE_LEN, CA_ERR_INVALID_ARGUMENT,
            "passphrase longer than %d bytes", MAX_PASSPHRASE_LEN);
-    TRY(ca_file_read_all(path, MAX_KEY_FILE_LEN, &text, &text_len, err));
     /* The PEM label says whether it is encrypted; the DER must match it exactly. */
     int encrypted = 1;
-    int got = ca_pem_block_next(text, text_len, &pos, PEM_STRING_PKCS8, NULL, &der, &der_len);
+    int got = ca_pem_block_next(pem, pem_len, &pos, PEM_STRING_PKCS8, NULL, &der, &der_len);
     if (got != 1) {
         encrypted = 0;
-        got = ca_pem_block_next(text, text_len, &pos, PEM_STRING_PKCS8INF, NULL, &der, &der_len);
+        got = ca_pem_block_next(pem, pem_len, &pos, PEM_STRING_PKCS8INF, NULL, &der, &der_len);
     }
     ENSURE(got == 1, CA_ERR_INVALID_KEY, "not a PEM PKCS#8 private key");
-    got = ca_pem_block_next(text, text_len, &pos, NULL, NULL, &rest, &rest_len);
+    got = ca_pem_block_next(pem, pem_len, &pos, NULL, NULL, &rest, &rest_len);
     ENSURE(got == 0, CA_ERR_INVALID_KEY, "unexpected data after the key");
     const unsigned char *p = der;
     if (encrypted) {
@@ -232,7 +245,6 @@ out:
     if (der != NULL) {
         OPENSSL_clear_free(der, (size_t)der_len);
     }
-    OPENSSL_clear_free(text, text_len + 1);
     return rc;
 }
 

@@ -341,3 +341,62 @@ Test(ca_key, writes_the_public_key_0644_as_spki)
     EVP_PKEY_free(pub);
     EVP_PKEY_free(key);
 }
+
+/* ca_key_parse is ca_key_read without the file: the agent and the mTLS client
+ * hand it PEM held in memory. */
+Test(ca_key, parses_a_plain_key_from_memory)
+{
+    char path[128];
+    EVP_PKEY *back = NULL;
+    EVP_PKEY *key = new_key(CA_KEY_EC_P256);
+    struct ca_error err = {0};
+    path_in(path, sizeof(path), "mem.key");
+    cr_assert_eq(ca_key_write(path, key, NULL, 0, NULL), CA_OK);
+    const char *text = slurp(path);
+    cr_assert_eq(ca_key_parse(text, strlen(text), NULL, 0, &back, &err), CA_OK, "%s", err.msg);
+    cr_assert_eq(EVP_PKEY_eq(key, back), 1);
+    EVP_PKEY_free(back);
+    EVP_PKEY_free(key);
+}
+
+Test(ca_key, parses_an_encrypted_key_from_memory_with_its_passphrase)
+{
+    char path[128];
+    EVP_PKEY *back = NULL;
+    EVP_PKEY *key = new_key(CA_KEY_EC_P256);
+    path_in(path, sizeof(path), "mem-enc.key");
+    cr_assert_eq(ca_key_write(path, key, "pass", 4, NULL), CA_OK);
+    const char *text = slurp(path);
+    cr_assert_eq(ca_key_parse(text, strlen(text), "wrong", 5, &back, NULL), CA_ERR_BAD_PASSPHRASE);
+    cr_assert_null(back);
+    cr_assert_eq(ca_key_parse(text, strlen(text), "pass", 4, &back, NULL), CA_OK);
+    cr_assert_eq(EVP_PKEY_eq(key, back), 1);
+    EVP_PKEY_free(back);
+    EVP_PKEY_free(key);
+}
+
+/* The text is a view: no NUL is needed, and bytes past its length are ignored. */
+Test(ca_key, parses_only_the_given_length_of_the_text)
+{
+    char path[128];
+    EVP_PKEY *back = NULL;
+    EVP_PKEY *key = new_key(CA_KEY_EC_P256);
+    path_in(path, sizeof(path), "view.key");
+    cr_assert_eq(ca_key_write(path, key, NULL, 0, NULL), CA_OK);
+    char text[4096];
+    int n = snprintf(text, sizeof(text), "%strailing garbage", slurp(path));
+    cr_assert(n > 0 && n < (int)sizeof(text));
+    size_t key_len = (size_t)n - strlen("trailing garbage");
+    cr_assert_eq(ca_key_parse(text, (size_t)n, NULL, 0, &back, NULL), CA_ERR_INVALID_KEY);
+    cr_assert_eq(ca_key_parse(text, key_len, NULL, 0, &back, NULL), CA_OK);
+    EVP_PKEY_free(back);
+    EVP_PKEY_free(key);
+}
+
+Test(ca_key, refuses_an_empty_text_with_invalid_key)
+{
+    EVP_PKEY *back = NULL;
+    cr_assert_eq(ca_key_parse("", 0, NULL, 0, &back, NULL), CA_ERR_INVALID_KEY);
+    cr_assert_eq(ca_key_parse(NULL, 0, NULL, 0, &back, NULL), CA_ERR_INVALID_KEY);
+    cr_assert_null(back);
+}
