@@ -1,5 +1,5 @@
 /* args.c: helpers shared by the subcommands: durations, one-line errors,
- * getopt diagnostics, output paths that must not exist yet. */
+ * getopt diagnostics, output paths that must not exist yet, directories. */
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -138,6 +138,41 @@ int cmd_dir_ensure(const char *cmd, const char *dir)
     }
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         cmd_fail(cmd, "%s exists and is not a directory", dir);
+        return -1;
+    }
+    return 0;
+}
+
+int cmd_dir_private_check(const char *cmd, const char *dir, int missing_ok)
+{
+    struct stat st;
+
+    /* stat, not lstat: what matters is the directory the files are in, also
+     * behind a symlink (a root kept on removable media, say). */
+    if (stat(dir, &st) != 0) {
+        if (errno == ENOENT && missing_ok) {
+            return 0;
+        }
+        cmd_fail(cmd, "cannot use --dir %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        cmd_fail(cmd, "--dir %s is not a directory", dir);
+        return -1;
+    }
+    /* Whoever may write to the directory may rename, replace or remove
+     * root.crt and root.key under the root's holder, or put a root.crt of
+     * their own beside the key that signs with it. */
+    if (st.st_uid != geteuid()) {
+        cmd_fail(cmd,
+                 "--dir %s is owned by uid %u, not by you (uid %u): refusing a root directory "
+                 "another user controls",
+                 dir, (unsigned)st.st_uid, (unsigned)geteuid());
+        return -1;
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        cmd_fail(cmd, "--dir %s has mode %04o: group or others may write to it (chmod go-w %s)",
+                 dir, (unsigned)(st.st_mode & 07777), dir);
         return -1;
     }
     return 0;

@@ -84,6 +84,13 @@ int cmd_paths_absent(const char *cmd, const char *const *paths, size_t num_paths
  * Returns 0, or -1 with a message. */
 int cmd_dir_ensure(const char *cmd, const char *dir);
 
+/* cmd_dir_private_check returns 0 when |dir| (followed if a symlink) is a
+ * directory owned by the effective user and writable by neither group nor
+ * others, as the root's directory must be: otherwise it prints why, naming
+ * the directory and its owner or mode, and returns -1. A missing |dir| is
+ * accepted when |missing_ok| (root init creates it 0700). */
+int cmd_dir_private_check(const char *cmd, const char *dir, int missing_ok);
+
 /* ---- Provisioner tokens (cmd/token.c) ---- */
 
 /* cmd_token runs `signet token --key F --provisioner NAME --spiffe-id ID ...`:

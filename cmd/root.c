@@ -34,8 +34,9 @@ static const char init_usage[] =
     "                        [--passphrase-file F]\n"
     "\n"
     "Makes the root key and its self-signed certificate: D/root.key (encrypted PKCS#8,\n"
-    "mode 0600) and D/root.crt. D is created (mode 0700) if absent. Existing files are\n"
-    "never overwritten.\n"
+    "mode 0600) and D/root.crt. D is created (mode 0700) if absent; an existing D must\n"
+    "be yours and writable by neither group nor others. Existing files are never\n"
+    "overwritten.\n"
     "\n"
     "  --dir D               directory for root.key and root.crt\n"
     "  --trust-domain TD     SPIFFE trust domain, e.g. example.org ([a-z0-9.-_], recorded\n"
@@ -59,7 +60,8 @@ static const char sign_usage[] =
     "the CSR's public key is used: its subject and extensions are ignored. The\n"
     "trust domain is the root's (its URI SAN spiffe://TD).\n"
     "\n"
-    "  --dir D               directory holding root.crt and root.key\n"
+    "  --dir D               directory holding root.crt and root.key (yours, and\n"
+    "                        writable by neither group nor others)\n"
     "  --csr F               the intermediate's CSR (PEM)\n"
     "  --out F               where to write the intermediate certificate (must not exist)\n"
     "  --ttl DURATION        validity (default 8760h), never past the root's\n"
@@ -166,7 +168,7 @@ static int root_init(int argc, char **argv)
         return CMD_EXIT_FAILURE;
     }
     const char *const outputs[] = {key_path, crt_path};
-    if (cmd_paths_absent(cmd, outputs, 2) != 0) {
+    if (cmd_dir_private_check(cmd, dir, 1) != 0 || cmd_paths_absent(cmd, outputs, 2) != 0) {
         return CMD_EXIT_FAILURE;
     }
 
@@ -182,8 +184,10 @@ static int root_init(int argc, char **argv)
         cmd_fail(cmd, "%s", err.msg);
         goto out;
     }
+    /* Checked again once made: a new D is 0700, but another user may have
+     * created it meanwhile. */
     if (cmd_passphrase_get(cmd, pass_file, 1, &pass, &pass_len) != 0 ||
-        cmd_dir_ensure(cmd, dir) != 0) {
+        cmd_dir_ensure(cmd, dir) != 0 || cmd_dir_private_check(cmd, dir, 0) != 0) {
         goto out;
     }
     if (ca_key_write(key_path, key, pass, pass_len, &err) != CA_OK) {
@@ -330,7 +334,8 @@ static int root_sign_intermediate(int argc, char **argv)
     X509_REQ *csr = NULL;
     X509 *cert = NULL;
     const char *const outputs[] = {out_path};
-    if (cmd_path_join(cmd, key_path, sizeof(key_path), dir, "root.key") != 0 ||
+    if (cmd_dir_private_check(cmd, dir, 0) != 0 ||
+        cmd_path_join(cmd, key_path, sizeof(key_path), dir, "root.key") != 0 ||
         cmd_path_join(cmd, crt_path, sizeof(crt_path), dir, "root.crt") != 0 ||
         cmd_paths_absent(cmd, outputs, 1) != 0 ||
         read_root(cmd, crt_path, &root, td, sizeof(td)) != 0) {

@@ -26,7 +26,8 @@ static const char crl_usage[] =
     "to --out (which must not exist). It lists every intermediate revoked so far:\n"
     "give all of them on each run, as the new CRL replaces the old one.\n"
     "\n"
-    "  --dir D               directory holding root.crt and root.key\n"
+    "  --dir D               directory holding root.crt and root.key (yours, and\n"
+    "                        writable by neither group nor others)\n"
     "  --out F               where to write the CRL (must not exist)\n"
     "  --revoke SERIAL       serial of an intermediate to list, in hex as\n"
     "                        'openssl x509 -noout -serial' prints it (repeatable);\n"
@@ -130,7 +131,8 @@ static int sign_and_write(const char *cmd, const char *dir, const char *out_path
     size_t der_len = 0;
     const char *const outputs[] = {out_path};
 
-    if (cmd_path_join(cmd, key_path, sizeof(key_path), dir, "root.key") != 0 ||
+    if (cmd_dir_private_check(cmd, dir, 0) != 0 ||
+        cmd_path_join(cmd, key_path, sizeof(key_path), dir, "root.key") != 0 ||
         cmd_path_join(cmd, crt_path, sizeof(crt_path), dir, "root.crt") != 0 ||
         cmd_paths_absent(cmd, outputs, 1) != 0 || read_root_cert(cmd, crt_path, &root) != 0) {
         goto out;

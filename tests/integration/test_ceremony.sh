@@ -289,6 +289,68 @@ check "provisioner init with a dangling symlink at NAME.pub exits 1 and writes n
   bash -c "'$S' provisioner init --dir '$TMP/halfp' --name p; [ \$? -eq 1 ] && [ ! -e '$TMP/halfp/p.key' ] && [ ! -e '$TMP/nowhere' ]"
 
 # ---------------------------------------------------------------------------
+section "the root directory must be private to its holder"
+# Whoever may write to --dir can swap root.crt or root.key under the offline
+# key; every root command refuses such a directory before it reads anything.
+D=$TMP/shared-root
+mkdir "$D"
+chmod 770 "$D"
+check "root init into a group-writable directory exits 1 with one line" \
+  stderr_one_line 1 "$S" root init --dir "$D" --trust-domain $TD --passphrase-file "$TMP/pass"
+check "...naming the directory and its mode" grep -qF -- "--dir $D has mode 0770" "$TMP/stderr"
+check "...and writing no key" absent "$D/root.key"
+chmod 702 "$D"
+check "root init into an other-writable directory exits 1, naming mode 0702" \
+  bash -c "'$S' root init --dir '$D' --trust-domain $TD --passphrase-file '$TMP/pass' 2>&1 >/dev/null | grep -qF -- '--dir $D has mode 0702' && [ ! -e '$D/root.key' ]"
+chmod 1777 "$D"
+check "root init into a sticky world-writable directory (like /tmp) exits 1" \
+  bash -c "'$S' root init --dir '$D' --trust-domain $TD --passphrase-file '$TMP/pass' 2>&1 >/dev/null | grep -qF -- 'has mode 1777' && [ ! -e '$D/root.key' ]"
+mkdir -m 750 "$TMP/group-read"
+check "root init into an existing directory of mode 0750 (group may read) succeeds" \
+  "$S" root init --dir "$TMP/group-read" --trust-domain $TD --passphrase-file "$TMP/pass"
+chmod 700 "$D"
+check "root init into the directory made 0700 succeeds" \
+  "$S" root init --dir "$D" --trust-domain $TD --passphrase-file "$TMP/pass"
+check "root init creates each missing level of --dir 0700" \
+  "$S" root init --dir "$TMP/new/a/b" --trust-domain $TD --passphrase-file "$TMP/pass"
+check "...new is 0700" has_mode "$TMP/new" 700
+check "...new/a is 0700" has_mode "$TMP/new/a" 700
+check "...new/a/b is 0700" has_mode "$TMP/new/a/b" 700
+
+chmod 770 "$D"
+check "sign-intermediate with a group-writable --dir exits 1 with one line" \
+  stderr_one_line 1 "$S" root sign-intermediate --dir "$D" --csr "$I/intermediate.csr" \
+  --out "$TMP/loose.crt" --passphrase-file "$TMP/pass"
+check "...naming the directory and its mode" grep -qF -- "--dir $D has mode 0770" "$TMP/stderr"
+check "...and writing nothing" absent "$TMP/loose.crt"
+chmod 700 "$D"
+check "sign-intermediate works once the directory is 0700 again" \
+  "$S" root sign-intermediate --dir "$D" --csr "$I/intermediate.csr" --out "$TMP/loose.crt" \
+  --passphrase-file "$TMP/pass"
+
+# A directory of another user: as root, a copy of the root given to nobody;
+# otherwise / (root's).
+F=
+if [ "$(id -u)" -ne 0 ]; then
+  F=/
+elif cp -a "$D" "$TMP/foreign" && chown -R 65534 "$TMP/foreign"; then
+  F=$TMP/foreign
+fi
+if [ -n "$F" ]; then
+  check "sign-intermediate with a --dir owned by another user exits 1 with one line" \
+    stderr_one_line 1 "$S" root sign-intermediate --dir "$F" --csr "$I/intermediate.csr" \
+    --out "$TMP/foreign.crt" --passphrase-file "$TMP/pass"
+  check "...saying who owns it" grep -qF -- "--dir $F is owned by uid $(stat -c %u "$F")" "$TMP/stderr"
+  check "...and writing nothing" absent "$TMP/foreign.crt"
+  check "root init into a --dir owned by another user exits 1" \
+    bash -c "'$S' root init --dir '$F' --trust-domain $TD --passphrase-file '$TMP/pass' 2>&1 >/dev/null | grep -qF 'owned by uid'"
+else
+  echo "# skipped: no directory of another user to try (chown failed)"
+fi
+check "sign-intermediate with a --dir that is a file exits 1" \
+  bash -c "'$S' root sign-intermediate --dir '$TMP/pass' --csr '$I/intermediate.csr' --out '$TMP/x.crt' --passphrase-file '$TMP/pass' 2>&1 >/dev/null | grep -qF 'is not a directory'"
+
+# ---------------------------------------------------------------------------
 section "usage errors exit 2 with one line on stderr"
 check "signet with no command" expect_exit 2 "$S"
 check "an unknown command" expect_exit 2 "$S" frobnicate

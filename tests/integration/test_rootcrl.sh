@@ -81,6 +81,19 @@ check "a wrong passphrase exits 1" \
 check "... and writes nothing" test ! -e bad.crl
 check "a --dir without a root exits 1" \
   expect_exit 1 "$S" root crl --dir nowhere --out none.crl --passphrase-file pass
+chmod 770 pki
+"$S" root crl --dir pki --out loose.crl --passphrase-file pass >/dev/null 2>loose.err
+check "a group-writable --dir exits 1 (another user could swap root.crt or root.key)" \
+  test $? -eq 1
+check "... with one line naming the directory and its mode" \
+  sh -c "[ \$(wc -l <loose.err) -eq 1 ] && grep -qF -- '--dir pki has mode 0770' loose.err"
+check "... and writes nothing" test ! -e loose.crl
+chmod 706 pki
+check "an other-writable --dir exits 1, writing nothing" \
+  sh -c "'$S' root crl --dir pki --out loose2.crl --passphrase-file pass; [ \$? -eq 1 ] && [ ! -e loose2.crl ]"
+chmod 700 pki
+check "with --dir 0700 again, root crl works" \
+  "$S" root crl --dir pki --out private.crl --passphrase-file pass
 
 section "Usage errors exit 2"
 check "no --out is a usage error (exit 2)" expect_exit 2 "$S" root crl --dir pki --passphrase-file pass
