@@ -108,7 +108,8 @@ int cmd_serve(int argc, char **argv);
 #define CMD_PASSPHRASE_MAX 1024
 
 /* cmd_passphrase_get obtains the root key's passphrase, never from the command
- * line: from |file| when non-NULL (one trailing newline stripped), else from
+ * line: from |file| when non-NULL (one line end stripped: "\r\n", "\n" or
+ * "\r"; what remains must be a single line without CR, LF or NUL), else from
  * the environment variable SIGNET_ROOT_PASSPHRASE, else by prompting on
  * /dev/tty with echo off (twice when |confirm|, refused if they differ). An
  * empty passphrase is refused. On success |*out| is a buffer the caller

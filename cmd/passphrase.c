@@ -14,8 +14,10 @@
 #include "cmd.h"
 
 #define ENV_NAME "SIGNET_ROOT_PASSPHRASE"
-/* Room for the longest passphrase, its newline and a terminating NUL. */
-#define BUF_LEN (CMD_PASSPHRASE_MAX + 2)
+/* A passphrase file holds the longest passphrase and a line end ("\r\n" at
+ * most); the buffer adds a terminating NUL. */
+#define FILE_MAX (CMD_PASSPHRASE_MAX + 2)
+#define BUF_LEN  (FILE_MAX + 1)
 
 /* The one mutable static: a signal handler can only talk through such a flag.
  * It lets a prompt interrupted by ^C restore the terminal's echo first. */
@@ -62,6 +64,24 @@ static ssize_t read_all(int fd, char *buf, size_t cap)
     return n == 0 ? (ssize_t)len : (ssize_t)cap + 1;
 }
 
+/* line_length is the length of the |len| bytes at |buf| without one line
+ * end: "\r\n", "\n" or a lone "\r". `echo` and Unix editors end the line with
+ * "\n", Windows ones with "\r\n", and a file can end in a bare "\r" (old Mac
+ * line ends, or a CRLF file cut short). None of them can be part of a
+ * passphrase typed at the prompt, where the terminal turns Return (CR) into
+ * the end of the line: stripping only "\n" and "\r\n" made such a file give
+ * another key than the same passphrase typed. */
+static size_t line_length(const char *buf, size_t len)
+{
+    if (len > 0 && buf[len - 1] == '\n') {
+        len--;
+    }
+    if (len > 0 && buf[len - 1] == '\r') {
+        len--;
+    }
+    return len;
+}
+
 static int from_file(const char *cmd, const char *path, char *buf, size_t *out_len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -70,24 +90,21 @@ static int from_file(const char *cmd, const char *path, char *buf, size_t *out_l
         cmd_fail(cmd, "cannot open passphrase file %s: %s", path, strerror(errno));
         return -1;
     }
-    ssize_t n = read_all(fd, buf, CMD_PASSPHRASE_MAX + 1);
+    ssize_t n = read_all(fd, buf, FILE_MAX);
     close(fd);
     if (n < 0) {
         cmd_fail(cmd, "cannot read passphrase file %s", path);
         return -1;
     }
-    size_t len = (size_t)n;
-    if (len > 0 && buf[len - 1] == '\n') {
-        len--; /* one trailing newline, as `echo` and editors leave */
-        if (len > 0 && buf[len - 1] == '\r') {
-            len--;
-        }
-    }
+    size_t len = (size_t)n > FILE_MAX ? (size_t)n : line_length(buf, (size_t)n);
     if (len > CMD_PASSPHRASE_MAX) {
         cmd_fail(cmd, "passphrase file %s holds more than %d bytes", path, CMD_PASSPHRASE_MAX);
         return -1;
     }
-    if (memchr(buf, '\n', len) != NULL || memchr(buf, '\0', len) != NULL) {
+    /* What is left must be one line that could be typed: a second line end
+     * (CR included) or a NUL means the file is not what the holder thinks. */
+    if (memchr(buf, '\n', len) != NULL || memchr(buf, '\r', len) != NULL ||
+        memchr(buf, '\0', len) != NULL) {
         cmd_fail(cmd, "passphrase file %s must hold a single line", path);
         return -1;
     }

@@ -154,6 +154,24 @@ check "--passphrase-file wins over SIGNET_ROOT_PASSPHRASE" \
   --trust-domain $TD --passphrase-file "$TMP/pass"
 check "...and the key opens with the file's passphrase" \
   openssl pkey -in "$TMP/fileroot/root.key" -passin "file:$TMP/pass" -noout
+# One line end is stripped, "\n", "\r\n" or a lone "\r": each file gives the key
+# the bare passphrase gives (here from the environment, taken as it is).
+printf 'crlf pass\r\n' >"$TMP/crlfpass"
+printf 'cr pass\r' >"$TMP/crpass"
+check "root init with a passphrase file ending in CRLF" \
+  "$S" root init --dir "$TMP/crlfroot" --trust-domain $TD --passphrase-file "$TMP/crlfpass"
+check "...signs with the passphrase without the CRLF" \
+  env SIGNET_ROOT_PASSPHRASE='crlf pass' "$S" root crl --dir "$TMP/crlfroot" --out "$TMP/crlf.crl"
+check "root init with a passphrase file ending in a lone CR" \
+  "$S" root init --dir "$TMP/crroot" --trust-domain $TD --passphrase-file "$TMP/crpass"
+check "...signs with the passphrase without the CR" \
+  env SIGNET_ROOT_PASSPHRASE='cr pass' "$S" root crl --dir "$TMP/crroot" --out "$TMP/cr.crl"
+check "...and openssl opens the key with it" \
+  openssl pkey -in "$TMP/crroot/root.key" -passin 'pass:cr pass' -noout
+printf 'two\r\r' >"$TMP/crcrpass"
+check "a passphrase file with a CR left after the line end is refused" \
+  output_has "must hold a single line" "$S" root init --dir "$TMP/e5" --trust-domain $TD \
+  --passphrase-file "$TMP/crcrpass"
 check "an empty passphrase file exits 1" \
   expect_exit 1 "$S" root init --dir "$TMP/e1" --trust-domain $TD --passphrase-file "$TMP/emptypass"
 check "a passphrase file holding just a newline is refused" \
@@ -165,7 +183,7 @@ check "no passphrase source and no terminal: exit 1" \
 check "...with a message naming the ways to give one" \
   output_has "--passphrase-file" setsid -w "$S" root init --dir "$TMP/e4" --trust-domain $TD
 check "refused commands left no files behind" \
-  bash -c "[ ! -e '$TMP/e1/root.key' ] && [ ! -e '$TMP/e2/root.key' ] && [ ! -e '$TMP/e3/root.key' ] && [ ! -e '$TMP/e4/root.key' ]"
+  bash -c "[ ! -e '$TMP/e1/root.key' ] && [ ! -e '$TMP/e2/root.key' ] && [ ! -e '$TMP/e3/root.key' ] && [ ! -e '$TMP/e4/root.key' ] && [ ! -e '$TMP/e5/root.key' ]"
 
 if command -v script >/dev/null 2>&1; then
   tty_init() { # dir first second
