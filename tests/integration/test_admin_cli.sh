@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test_admin_cli.sh: `signet revoke` and `signet certs list/show` against a
 # real server over mTLS: tables and --json, filters and pagination followed
-# by the client, renewals listed by the serial renewed, the first revocation
-# standing, refusals mapped to exit 1 and usage errors to exit 2.
+# by the client, renewals listed by the serial renewed and revoked with it
+# (--with-renewals), the first revocation standing, refusals mapped to exit 1
+# and usage errors to exit 2.
 . "$(dirname "$0")/serve_lib.sh"
 . "$(dirname "$0")/revocation_lib.sh"
 
@@ -106,6 +107,25 @@ check "an unknown reason is a usage error (exit 2)" exits 2 adm revoke "$DB" --r
 check "a serial that is not hex is a usage error (exit 2)" exits 2 adm revoke xyz
 check "no --server is a usage error (exit 2)" exits 2 \
   "$SIGNET_BIN" revoke "$DB" --cert "$T_DIR/admin.crt" --key "$T_DIR/admin.key" --ca "$P/root.crt"
+# db (revoked above, cessationOfOperation) was renewed as db2 and db3, and
+# db2 as db4: all three still valid until --with-renewals.
+status_of() {
+  "$SIGNET_BIN" certs show "$1" --json --server "$HTTPS_URL" --cert "$T_DIR/admin.crt" \
+    --key "$T_DIR/admin.key" --ca "$P/root.crt" | python3 -c 'import json,sys; d = json.load(sys.stdin); print(d["status"], d.get("reason", "-"))'
+}
+expect_eq "db2 is still valid" "$(status_of "$(serial_of db2)")" "valid -"
+check "revoke DB --with-renewals --reason keyCompromise exits 0" \
+  adm revoke "$DB" --with-renewals --reason keyCompromise
+expect_eq "... printing db (first revocation) and its three renewals" \
+  "$(grep -c '^revoked ' "$T_DIR/cli.out")" 4
+for n in db2 db3 db4; do
+  expect_eq "... $n is revoked, keyCompromise" "$(status_of "$(serial_of "$n")")" "revoked keyCompromise"
+done
+expect_eq "... db keeps its first revocation" "$(status_of "$DB")" "revoked cessationOfOperation"
+expect_eq "... cache, not renewed from db, is untouched" "$(status_of "$(serial_of cache)")" "valid -"
+check "revoke --with-renewals --json again prints a JSON array of the first revocation" \
+  sh -c "'$SIGNET_BIN' revoke $DB --with-renewals --json --server '$HTTPS_URL' --cert '$T_DIR/admin.crt' --key '$T_DIR/admin.key' --ca '$P/root.crt' |
+         python3 -c 'import json,sys; d = json.load(sys.stdin); sys.exit([r[\"serial\"] for r in d] != [\"$DB\"])'"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T_DIR/other.key" \
   -subj /CN=other -days 1 -out "$T_DIR/other.crt" 2>/dev/null
 check "a --ca the server does not chain to exits 1" exits 1 \
