@@ -100,7 +100,9 @@ static int intermediate_init(int argc, char **argv)
         cmd_fail(cmd, "%s", err.msg);
         goto out;
     }
-    if (cmd_dir_ensure(cmd, dir) != 0) {
+    /* As for the root: whoever may write to the folder may swap what it
+     * holds (the CSR the root signs, the public key the server trusts). */
+    if (cmd_dir_ensure(cmd, dir) != 0 || cmd_dir_private_check(cmd, dir, 0) != 0) {
         goto out;
     }
     if (ca_key_write(key_path, key, NULL, 0, &err) != CA_OK) {

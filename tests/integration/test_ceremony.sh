@@ -273,6 +273,16 @@ check "a name with a slash is a usage error" \
   expect_exit 2 "$S" provisioner init --dir "$P" --name ../evil
 check "a name longer than 64 bytes is a usage error" \
   expect_exit 2 "$S" provisioner init --dir "$P" --name "$(printf 'a%.0s' $(seq 65))"
+mkdir -p "$TMP/shared-prov" "$TMP/shared-int"
+chmod 775 "$TMP/shared-prov"
+chmod 757 "$TMP/shared-int"
+check "provisioner init into a group-writable --dir exits 1" \
+  expect_exit 1 "$S" provisioner init --dir "$TMP/shared-prov" --name p2
+check "...naming the directory and its mode" \
+  output_has "has mode 0775" "$S" provisioner init --dir "$TMP/shared-prov" --name p2
+check "intermediate init into an other-writable --dir exits 1" \
+  expect_exit 1 "$S" intermediate init --dir "$TMP/shared-int" --trust-domain $TD
+check "...and writes no key there" test ! -e "$TMP/shared-int/intermediate.key" -a ! -e "$TMP/shared-prov/p2.key"
 
 # ---------------------------------------------------------------------------
 section "no command overwrites anything"
