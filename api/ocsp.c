@@ -230,7 +230,7 @@ void api_ocsp_invalidate(struct api_ocsp *o, const unsigned char *serial, size_t
     memset(&r, 0, sizeof(r));
     memcpy(r.serial, serial, serial_len);
     r.serial_len = serial_len;
-    for (unsigned hash = CA_OCSP_HASH_SHA1; hash <= CA_OCSP_HASH_SHA256; hash++) {
+    for (unsigned hash = 0; hash < CA_OCSP_NUM_HASHES; hash++) {
         r.hash = (enum ca_ocsp_hash)hash;
         uint64_t h = key_hash(o, serial, serial_len, hash);
         struct shard *s = shard_of(o, h);
@@ -345,7 +345,12 @@ static enum api_err answer(struct api_ocsp *o, const struct ca_ocsp_request *r, 
         goto out;
     }
     etag_of(der, der_len, etag, sizeof(etag));
-    cache_insert(o, r, epoch, der, der_len, now, etag);
+    /* "unknown" is not kept: it is final (a certificate is recorded before
+     * it is handed out), but random serials would otherwise push the
+     * answers for our certificates out of the cache. */
+    if (status.status != CA_OCSP_UNKNOWN) {
+        cache_insert(o, r, epoch, der, der_len, now, etag);
+    }
     set_cache_headers(resp, now, now + o->validity_s, etag, now);
 out:
     OPENSSL_free(der);

@@ -410,6 +410,9 @@ enum ca_err ca_crl_parse(const unsigned char *data, size_t len, X509 *issuer,
 enum ca_ocsp_hash {
     CA_OCSP_HASH_SHA1 = 0, /* RFC 5019 section 2.1.1: clients use SHA-1 */
     CA_OCSP_HASH_SHA256 = 1,
+    CA_OCSP_HASH_SHA384 = 2,
+    CA_OCSP_HASH_SHA512 = 3,
+    CA_OCSP_NUM_HASHES = 4,
 };
 
 /* An OCSPResponseStatus other than successful (RFC 6960 section 4.2.1). */

@@ -12,7 +12,7 @@
 
 #include "internal.h"
 
-#define NUM_HASHES       2
+#define NUM_HASHES       CA_OCSP_NUM_HASHES
 #define MAX_VALIDITY_S   ((int64_t)7 * 24 * 3600)
 #define MAX_UNIX_SECONDS ((int64_t)253402300799) /* 9999-12-31T23:59:59Z */
 
@@ -29,9 +29,12 @@ struct ca_ocsp_responder {
     unsigned int hash_len[NUM_HASHES];
 };
 
+/* hash_nids maps enum ca_ocsp_hash to the CertID's hashAlgorithm. */
+static const int hash_nids[NUM_HASHES] = {NID_sha1, NID_sha256, NID_sha384, NID_sha512};
+
 static const EVP_MD *hash_md(enum ca_ocsp_hash hash)
 {
-    return hash == CA_OCSP_HASH_SHA256 ? EVP_sha256() : EVP_sha1();
+    return EVP_get_digestbynid(hash_nids[hash]);
 }
 
 enum ca_err ca_ocsp_responder_new(X509 *issuer, EVP_PKEY *issuer_key, int64_t validity_s,
@@ -134,10 +137,14 @@ static void match_issuer(const struct ca_ocsp_responder *r, OCSP_CERTID *cid,
         return;
     }
     int nid = OBJ_obj2nid(alg);
-    if (nid != NID_sha1 && nid != NID_sha256) {
+    int h = 0;
+    while (h < NUM_HASHES && hash_nids[h] != nid) {
+        h++;
+    }
+    if (h == NUM_HASHES) {
         return;
     }
-    out->hash = nid == NID_sha256 ? CA_OCSP_HASH_SHA256 : CA_OCSP_HASH_SHA1;
+    out->hash = (enum ca_ocsp_hash)h;
     unsigned int len = r->hash_len[out->hash];
     if ((unsigned int)ASN1_STRING_length(name_hash) != len ||
         (unsigned int)ASN1_STRING_length(key_hash) != len) {
@@ -180,6 +187,28 @@ out:
     return rc;
 }
 
+/* no_unknown_critical refuses a request carrying a critical extension we do
+ * not understand, in the request or in its one Request. RFC 6960 4.4:
+ * "Unrecognized extensions MUST be ignored (unless they have the critical
+ * flag set and are not understood)". The nonce is the one we understand. */
+static enum ca_err no_unknown_critical(OCSP_REQUEST *req, OCSP_ONEREQ *one, struct ca_error *err)
+{
+    enum ca_err rc = CA_OK;
+
+    for (int i = 0; i < OCSP_REQUEST_get_ext_count(req); i++) {
+        X509_EXTENSION *ext = OCSP_REQUEST_get_ext(req, i);
+        ENSURE(!X509_EXTENSION_get_critical(ext) ||
+                   OBJ_obj2nid(X509_EXTENSION_get_object(ext)) == NID_id_pkix_OCSP_Nonce,
+               CA_ERR_INVALID_OCSP_REQUEST, "an unrecognized critical request extension");
+    }
+    for (int i = 0; i < OCSP_ONEREQ_get_ext_count(one); i++) {
+        ENSURE(!X509_EXTENSION_get_critical(OCSP_ONEREQ_get_ext(one, i)),
+               CA_ERR_INVALID_OCSP_REQUEST, "an unrecognized critical singleRequestExtension");
+    }
+out:
+    return rc;
+}
+
 enum ca_err ca_ocsp_request_parse(const struct ca_ocsp_responder *responder,
                                   const unsigned char *der, size_t der_len,
                                   struct ca_ocsp_request *out, struct ca_error *err)
@@ -200,12 +229,14 @@ enum ca_err ca_ocsp_request_parse(const struct ca_ocsp_responder *responder,
      * only one Request in the OCSPRequest.RequestList structure." */
     ENSURE(OCSP_request_onereq_count(req) == 1, CA_ERR_INVALID_OCSP_REQUEST,
            "an OCSP request must hold exactly one CertID");
-    OCSP_CERTID *cid = OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, 0));
+    OCSP_ONEREQ *one = OCSP_request_onereq_get0(req, 0);
+    OCSP_CERTID *cid = OCSP_onereq_get0_id(one);
     ASN1_INTEGER *serial = NULL;
     OSSL(OCSP_id_get0_info(NULL, NULL, NULL, &serial, cid), CA_ERR_INVALID_OCSP_REQUEST,
          "unreadable CertID");
     TRY(read_serial(serial, &parsed, err));
     TRY(read_nonce(req, &parsed, err));
+    TRY(no_unknown_critical(req, one, err));
     match_issuer(responder, cid, &parsed);
     *out = parsed;
 out:
@@ -286,8 +317,7 @@ static enum ca_err check_build_args(const struct ca_ocsp_request *req,
 
     ENSURE(req->for_us == 1, CA_ERR_INVALID_ARGUMENT,
            "the request is for another issuer: answer unauthorized");
-    ENSURE(req->hash == CA_OCSP_HASH_SHA1 || req->hash == CA_OCSP_HASH_SHA256,
-           CA_ERR_INVALID_ARGUMENT, "unknown CertID hash");
+    ENSURE((unsigned)req->hash < NUM_HASHES, CA_ERR_INVALID_ARGUMENT, "unknown CertID hash");
     ENSURE(req->serial_len >= 1 && req->serial_len <= CA_MAX_SERIAL_LEN, CA_ERR_INVALID_ARGUMENT,
            "a serial is 1..%d bytes", CA_MAX_SERIAL_LEN);
     ENSURE(req->nonce_len <= CA_MAX_OCSP_NONCE_LEN, CA_ERR_INVALID_ARGUMENT,

@@ -46,9 +46,14 @@ expect_eq "... a hit: nothing signed" \
   "$((signs0 + 1)) $((hits0 + 1))"
 check "the cache's capacity is a metric" sh -c "[ \"\$(curl -s '$HTTP_URL/metrics' |
   sed -n 's/^signet_ocsp_cache_capacity //p')\" -gt 0 ]"
-# A SHA-256 CertID is answered too (RFC 5019 clients use SHA-1).
-check "a SHA-256 CertID: good" sh -c "openssl ocsp -issuer '$P/intermediate.crt' -sha256 -cert '$T_DIR/web.crt' \
-  -url '$HTTP_URL/ocsp' -CAfile '$P/root.crt' -no_nonce 2>&1 | grep -q 'web.crt: good'"
+# SHA-256, SHA-384 and SHA-512 CertIDs are answered too (RFC 5019 clients
+# use SHA-1); SHA-224 is not one we answer for.
+for h in sha256 sha384 sha512; do
+  check "a $h CertID: good" sh -c "openssl ocsp -issuer '$P/intermediate.crt' -$h -cert '$T_DIR/web.crt' \
+    -url '$HTTP_URL/ocsp' -CAfile '$P/root.crt' -no_nonce 2>&1 | grep -q 'web.crt: good'"
+done
+check "a sha224 CertID: unauthorized" sh -c "openssl ocsp -issuer '$P/intermediate.crt' -sha224 -cert '$T_DIR/web.crt' \
+  -url '$HTTP_URL/ocsp' -CAfile '$P/root.crt' -no_nonce 2>&1 | grep -qi 'unauthorized'"
 
 echo "# RFC 5019 caching headers on a response without a nonce"
 openssl ocsp -issuer "$P/intermediate.crt" -cert "$T_DIR/web.crt" -no_nonce -reqout "$T_DIR/req.der" >/dev/null 2>&1

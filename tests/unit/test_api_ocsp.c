@@ -366,6 +366,7 @@ Test(api_ocsp, keeps_the_cache_bounded_by_evicting)
     for (unsigned i = 1; i <= 3 * stats.capacity; i++) {
         unsigned char serial[4] = {0x40, (unsigned char)(i >> 16), (unsigned char)(i >> 8),
                                    (unsigned char)i};
+        put_record(serial, sizeof(serial)); /* "unknown" answers are not cached */
         unsigned char *der = request(pki.inter, serial, sizeof(serial), EVP_sha1(), 0, &der_len);
         memset(&resp, 0, sizeof(resp));
         cr_assert_eq(api_ocsp_respond_der(small, der, der_len, api_now(), &resp, NULL), API_OK);
@@ -376,4 +377,27 @@ Test(api_ocsp, keeps_the_cache_bounded_by_evicting)
     cr_assert_geq(stats.evictions, 2 * stats.capacity);
     cr_assert_eq(stats.signs, 3 * stats.capacity);
     api_ocsp_free(small);
+}
+
+Test(api_ocsp, keeps_no_unknown_answer_in_the_cache)
+{
+    struct api_response resp;
+    struct api_ocsp_stats stats;
+    static const unsigned char never[] = {0x52, 0x0e, 0x0e};
+    int64_t now = api_now();
+
+    put_record(serial_a, sizeof(serial_a));
+    for (int i = 0; i < 2; i++) {
+        ask(never, sizeof(never), 0, now, &resp);
+        cr_assert_eq(status_of(&resp, never, sizeof(never), EVP_sha1(), NULL),
+                     V_OCSP_CERTSTATUS_UNKNOWN);
+        api_response_cleanup(&resp);
+        ask(serial_a, sizeof(serial_a), 0, now, &resp);
+        cr_assert_eq(status_of(&resp, serial_a, sizeof(serial_a), EVP_sha1(), NULL),
+                     V_OCSP_CERTSTATUS_GOOD);
+        api_response_cleanup(&resp);
+    }
+    api_ocsp_stats_get(ocsp, &stats);
+    cr_assert_eq(stats.signs, 3, "unknown signed each time, good once then from the cache");
+    cr_assert_eq(stats.hits, 1);
 }

@@ -373,11 +373,36 @@ Test(ca_ocsp, marks_an_unsupported_hash_not_for_us)
 {
     size_t len = 0;
     unsigned char *der =
-        make_request("-sha512 -issuer intermediate.pem -cert leaf1.pem -no_nonce", &len);
+        make_request("-sha224 -issuer intermediate.pem -cert leaf1.pem -no_nonce", &len);
     struct ca_ocsp_request req;
     parse_ok(der, len, &req);
     cr_assert_eq(req.for_us, 0);
     OPENSSL_free(der);
+}
+
+Test(ca_ocsp, answers_sha384_and_sha512_certids)
+{
+    const char *algs[] = {"-sha384", "-sha512"};
+    const enum ca_ocsp_hash want[] = {CA_OCSP_HASH_SHA384, CA_OCSP_HASH_SHA512};
+    for (size_t i = 0; i < 2; i++) {
+        char args[128];
+        size_t len = 0;
+        snprintf(args, sizeof(args), "%s -issuer intermediate.pem -cert leaf1.pem -no_nonce",
+                 algs[i]);
+        unsigned char *der = make_request(args, &len);
+        struct ca_ocsp_request req;
+        parse_ok(der, len, &req);
+        cr_assert_eq(req.for_us, 1, "%s", algs[i]);
+        cr_assert_eq(req.hash, want[i]);
+        struct ca_ocsp_status status = {CA_OCSP_GOOD, 0, CA_REASON_UNSPECIFIED};
+        unsigned char *resp = NULL;
+        size_t resp_len = 0;
+        cr_assert_eq(
+            ca_ocsp_response_build(responder, &req, &status, 1800000000, &resp, &resp_len, NULL),
+            CA_OK);
+        OPENSSL_free(resp);
+        OPENSSL_free(der);
+    }
 }
 
 /* ---- Malformed requests ---- */
@@ -445,6 +470,52 @@ static unsigned char *build_request(long serial, int nonce_len, size_t *out_len)
     OCSP_REQUEST_free(req);
     ASN1_INTEGER_free(sn);
     return der;
+}
+
+/* request_with_ext makes a request for serial 0x1001 with an extension of
+ * OID 1.2.3.4.5 (critical or not) on the request (|single| 0) or on its one
+ * Request (|single| 1). */
+static unsigned char *request_with_ext(int critical, int single, size_t *out_len)
+{
+    ASN1_INTEGER *sn = ASN1_INTEGER_new();
+    cr_assert_eq(ASN1_INTEGER_set(sn, 0x1001), 1);
+    OCSP_CERTID *cid = OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(inter),
+                                        X509_get0_pubkey_bitstr(inter), sn);
+    OCSP_REQUEST *req = OCSP_REQUEST_new();
+    OCSP_ONEREQ *one = OCSP_request_add0_id(req, cid);
+    cr_assert_not_null(one);
+    ASN1_OBJECT *oid = OBJ_txt2obj("1.2.3.4.5", 1);
+    ASN1_OCTET_STRING *value = ASN1_OCTET_STRING_new();
+    cr_assert_eq(ASN1_OCTET_STRING_set(value, (const unsigned char *)"\x05\x00", 2), 1);
+    X509_EXTENSION *ext = X509_EXTENSION_create_by_OBJ(NULL, oid, critical, value);
+    cr_assert_not_null(ext);
+    cr_assert_eq(single ? OCSP_ONEREQ_add_ext(one, ext, -1) : OCSP_REQUEST_add_ext(req, ext, -1),
+                 1);
+    unsigned char *der = NULL;
+    int len = i2d_OCSP_REQUEST(req, &der);
+    cr_assert_gt(len, 0);
+    *out_len = (size_t)len;
+    X509_EXTENSION_free(ext);
+    ASN1_OCTET_STRING_free(value);
+    ASN1_OBJECT_free(oid);
+    OCSP_REQUEST_free(req);
+    ASN1_INTEGER_free(sn);
+    return der;
+}
+
+Test(ca_ocsp, refuses_an_unknown_critical_extension_and_ignores_others)
+{
+    for (int single = 0; single <= 1; single++) {
+        size_t len = 0;
+        struct ca_ocsp_request req;
+        unsigned char *der = request_with_ext(1, single, &len);
+        cr_assert_eq(parse(der, len), CA_ERR_INVALID_OCSP_REQUEST, "single %d", single);
+        OPENSSL_free(der);
+        der = request_with_ext(0, single, &len);
+        parse_ok(der, len, &req);
+        cr_assert_eq(req.for_us, 1);
+        OPENSSL_free(der);
+    }
 }
 
 Test(ca_ocsp, accepts_nonces_of_1_to_32_bytes)
