@@ -61,7 +61,7 @@ struct api_crl {
     size_t root_der_len;
     char *root_pem;
     size_t root_pem_len;
-    int64_t root_next_update;
+    struct ca_crl_info root_info; /* of the root CRL served */
     int64_t root_mtime;
     char root_err[160]; /* the last reload failure logged, so that it is logged once */
     char *crl_pem;      /* the current CRL's PEM, for the concatenation */
@@ -156,8 +156,9 @@ static struct doc *all_pem_doc(const struct api_crl *crl)
 {
     int64_t lm = crl->this_update > crl->root_mtime ? crl->this_update : crl->root_mtime;
     int64_t exp = crl->next_update;
-    if (crl->root_pem != NULL && crl->root_next_update > 0 && crl->root_next_update < exp) {
-        exp = crl->root_next_update;
+    if (crl->root_pem != NULL && crl->root_info.next_update > 0 &&
+        crl->root_info.next_update < exp) {
+        exp = crl->root_info.next_update;
     }
     struct doc *d =
         doc_new(crl->crl_pem, crl->crl_pem_len, crl->root_pem, crl->root_pem_len, lm, exp);
@@ -310,9 +311,52 @@ out:
     return rc;
 }
 
+/* number_hex writes |info|'s cRLNumber as openssl prints it ("0x1a2b"). */
+static void number_hex(const struct ca_crl_info *info, char out[2 * CA_MAX_CRL_NUMBER_LEN + 3])
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t pos = 0;
+
+    out[pos++] = '0';
+    out[pos++] = 'x';
+    for (size_t i = 0; i < info->number_len; i++) {
+        out[pos++] = hex[info->number[i] >> 4];
+        out[pos++] = hex[info->number[i] & 0xf];
+    }
+    out[pos] = '\0';
+}
+
+/* check_replacement says whether |next| may replace the root CRL served
+ * (|crl->root_info|) at |now|. The root's CRL comes from an offline ceremony
+ * and is copied in by hand: a mistake, or someone who can write the file but
+ * not sign, must not roll revocations back or stop every relying party. */
+static enum api_err check_replacement(const struct api_crl *crl, const struct ca_crl_info *next,
+                                      int64_t now, struct api_error *err)
+{
+    enum api_err rc = API_OK;
+    char have[2 * CA_MAX_CRL_NUMBER_LEN + 3];
+    char got[2 * CA_MAX_CRL_NUMBER_LEN + 3];
+
+    number_hex(&crl->root_info, have);
+    number_hex(next, got);
+    /* RFC 5280 5.2.3: the cRLNumber is "monotonically increasing", so a
+     * CRL with a number not above ours is older (or a different CRL with
+     * the same number): serving it could un-revoke an intermediate. */
+    ENSURE(ca_crl_number_cmp(next, &crl->root_info) > 0, API_ERR_BAD_REQUEST,
+           "pki.root_crl: CRL number %s is not greater than the served one's (%s): an older CRL",
+           got, have);
+    /* An expired CRL makes relying parties that check it refuse every
+     * chain; the one served is no worse, and may still be valid. */
+    ENSURE(next->next_update == 0 || next->next_update > now, API_ERR_BAD_REQUEST,
+           "pki.root_crl: CRL number %s has expired (its nextUpdate has passed)", got);
+out:
+    return rc;
+}
+
 /* load_root reads pki.root_crl when it changed since the last load (or
- * always, with |force|): it must be a CRL signed by one of our roots. */
-static enum api_err load_root(struct api_crl *crl, int force, struct api_error *err)
+ * always, with |force|): it must be a CRL signed by one of our roots with a
+ * cRLNumber and, when one is served already, a newer unexpired one. */
+static enum api_err load_root(struct api_crl *crl, int force, int64_t now, struct api_error *err)
 {
     enum api_err rc = API_OK;
     unsigned char *data = NULL;
@@ -321,12 +365,15 @@ static enum api_err load_root(struct api_crl *crl, int force, struct api_error *
     size_t der_len = 0;
     char *pem = NULL;
     size_t pem_len = 0;
-    int64_t next_update = 0;
+    struct ca_crl_info info;
     struct stat st;
     struct ca_error cerr = {0};
     struct doc *fresh[NUM_DOCS] = {0};
     enum ca_err crc = CA_ERR_UNTRUSTED_CERT;
+    char number[2 * CA_MAX_CRL_NUMBER_LEN + 3];
+    char msg[160];
 
+    memset(&info, 0, sizeof(info));
     ENSURE(stat(crl->cfg->pki_root_crl, &st) == 0, API_ERR_BAD_REQUEST,
            "pki.root_crl: file not found");
     if (!force && st.st_mtim.tv_sec == crl->root_stat.st_mtim.tv_sec &&
@@ -339,18 +386,29 @@ static enum api_err load_root(struct api_crl *crl, int force, struct api_error *
     for (int i = 0; i < sk_X509_num(crl->roots) && crc != CA_OK; i++) {
         OPENSSL_free(der);
         der = NULL;
-        crc = ca_crl_parse(data, len, sk_X509_value(crl->roots, i), &der, &der_len, &next_update,
-                           &cerr);
+        crc = ca_crl_parse(data, len, sk_X509_value(crl->roots, i), &der, &der_len, &info, &cerr);
         if (crc == CA_ERR_INVALID_CRL) {
             break;
         }
     }
     ENSURE(crc == CA_OK, API_ERR_BAD_REQUEST, "pki.root_crl: %s",
            crc == CA_ERR_INVALID_CRL ? cerr.msg : "not a CRL signed by one of pki.roots");
+    int first = crl->root_der == NULL;
+    if (!first && der_len == crl->root_der_len && memcmp(der, crl->root_der, der_len) == 0) {
+        goto out; /* the same CRL copied again: no change at all */
+    }
+    /* RFC 5280 5.2.3: "CRL issuers conforming to this profile MUST include
+     * this extension in all CRLs"; without it, an older CRL cannot be told
+     * from a newer one. */
+    ENSURE(info.number_len > 0, API_ERR_BAD_REQUEST,
+           "pki.root_crl: the CRL has no cRLNumber, so it cannot be told from an older one");
+    if (!first) {
+        TRY(check_replacement(crl, &info, now, err));
+    }
     ENSURE(ca_crl_der_to_pem(der, der_len, &pem, &pem_len, &cerr) == CA_OK, API_ERR_INTERNAL,
            "encoding the root CRL failed");
     int64_t mtime = (int64_t)st.st_mtim.tv_sec;
-    fresh[API_CRL_DOC_ROOT_DER] = doc_new(der, der_len, NULL, 0, mtime, next_update);
+    fresh[API_CRL_DOC_ROOT_DER] = doc_new(der, der_len, NULL, 0, mtime, info.next_update);
     ENSURE(fresh[API_CRL_DOC_ROOT_DER] != NULL, API_ERR_INTERNAL, "out of memory");
     doc_etag(fresh[API_CRL_DOC_ROOT_DER]);
     OPENSSL_free(crl->root_der);
@@ -361,13 +419,24 @@ static enum api_err load_root(struct api_crl *crl, int force, struct api_error *
     crl->root_pem_len = pem_len;
     der = NULL;
     pem = NULL;
-    crl->root_next_update = next_update;
+    crl->root_info = info;
     crl->root_mtime = mtime;
     if (crl->crl_pem != NULL) {
         fresh[API_CRL_DOC_ALL_PEM] = all_pem_doc(crl);
         ENSURE(fresh[API_CRL_DOC_ALL_PEM] != NULL, API_ERR_INTERNAL, "out of memory");
     }
     publish(crl, fresh, 0);
+    number_hex(&info, number);
+    snprintf(msg, sizeof(msg), "pki.root_crl loaded: CRL number %s", number);
+    api_log_event(stderr, crl->log_level, API_LOG_INFO, msg, NULL);
+    if (info.next_update != 0 && info.next_update <= now) {
+        /* Only at start-up (a replacement must be unexpired): refusing to
+         * start would stop issuance and OCSP as well, and fix nothing. */
+        api_log_event(stderr, crl->log_level, API_LOG_WARN,
+                      "pki.root_crl has expired: relying parties that check it refuse every "
+                      "chain until a new one is signed (signet root crl)",
+                      NULL);
+    }
 out:
     for (size_t i = 0; i < NUM_DOCS; i++) {
         doc_unref(fresh[i]);
@@ -432,7 +501,7 @@ static void *publisher_main(void *arg)
         pthread_mutex_unlock(&crl->mu);
         if (root) {
             struct api_error err = {0};
-            if (load_root(crl, 0, &err) != API_OK) {
+            if (load_root(crl, 0, api_now(), &err) != API_OK) {
                 /* Checked every few seconds: say it once, not every time. */
                 if (strcmp(err.msg, crl->root_err) != 0) {
                     api_log_event(stderr, crl->log_level, API_LOG_WARN,
@@ -510,7 +579,7 @@ enum api_err api_crl_new(const struct ca_issuer *issuer, struct store *st,
     pthread_condattr_destroy(&ca);
     TRY(load_roots(crl, err));
     if (cfg->pki_root_crl[0] != '\0') {
-        TRY(load_root(crl, 1, err));
+        TRY(load_root(crl, 1, api_now(), err));
     }
     TRY(sign_crl(crl, api_now(), err));
     uint64_t now = mono_ns();

@@ -388,15 +388,34 @@ enum ca_err ca_crl_der_to_pem(const unsigned char *der, size_t der_len, char **o
 enum ca_err ca_crl_write(const char *path, const unsigned char *der, size_t der_len,
                          struct ca_error *err) __attribute__((warn_unused_result));
 
+/* RFC 5280 5.2.3: "Conforming CRL issuers MUST NOT use CRLNumber values
+ * longer than 20 octets." */
+#define CA_MAX_CRL_NUMBER_LEN 20
+
+/* struct ca_crl_info is what ca_crl_parse reads from a CRL's fields. */
+struct ca_crl_info {
+    int64_t this_update; /* Unix seconds */
+    int64_t next_update; /* Unix seconds; 0 when absent */
+    /* cRLNumber, big-endian without leading zeros (zero is one 0x00 byte), so
+     * that a longer number is a larger one; number_len 0: no cRLNumber. */
+    unsigned char number[CA_MAX_CRL_NUMBER_LEN];
+    size_t number_len;
+};
+
+/* ca_crl_number_cmp compares the cRLNumbers of |a| and |b| (both present):
+ * negative, 0 or positive as a's is smaller, equal or larger. */
+int ca_crl_number_cmp(const struct ca_crl_info *a, const struct ca_crl_info *b);
+
 /* ca_crl_parse reads exactly one CRL, PEM or DER (|len| bytes, at most
  * CA_MAX_CRL_LEN, nothing but blank lines after a PEM one), such as the root's
  * CRL file. When |issuer| is not NULL the CRL's issuer must be its subject and
  * its signature must verify with its key (else CA_ERR_UNTRUSTED_CERT).
- * Undecodable input is CA_ERR_INVALID_CRL. On success the caller owns |*out_der|
- * (|*out_der_len| bytes; OPENSSL_free()) and |*out_next_update| (Unix seconds,
- * 0 when absent) may be NULL. */
+ * Undecodable input, and a cRLNumber that is negative, repeated, malformed or
+ * longer than CA_MAX_CRL_NUMBER_LEN octets, is CA_ERR_INVALID_CRL. On
+ * success the caller owns |*out_der| (|*out_der_len| bytes; OPENSSL_free())
+ * and |*out_info| (may be NULL) holds its dates and number. */
 enum ca_err ca_crl_parse(const unsigned char *data, size_t len, X509 *issuer,
-                         unsigned char **out_der, size_t *out_der_len, int64_t *out_next_update,
+                         unsigned char **out_der, size_t *out_der_len, struct ca_crl_info *out_info,
                          struct ca_error *err) __attribute__((warn_unused_result));
 
 /* The OCSP responder (RFC 6960 with the RFC 5019 profile). Responses are signed

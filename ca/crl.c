@@ -311,14 +311,63 @@ out:
     return rc;
 }
 
+/* read_number copies |crl|'s cRLNumber into |info| (number_len 0 when absent). */
+static enum ca_err read_number(const X509_CRL *crl, struct ca_crl_info *info, struct ca_error *err)
+{
+    enum ca_err rc = CA_OK;
+    ASN1_INTEGER *number = NULL;
+    BIGNUM *bn = NULL;
+    int crit = 0;
+
+    info->number_len = 0;
+    number = X509_CRL_get_ext_d2i(crl, NID_crl_number, &crit, NULL);
+    if (number == NULL) {
+        ERR_clear_error();
+        /* -1: absent; -2: more than once; else present but undecodable. */
+        ENSURE(crit == -1, CA_ERR_INVALID_CRL, "a malformed or repeated cRLNumber");
+        goto out;
+    }
+    /* RFC 5280 5.2.3: "CRLNumber ::= INTEGER (0..MAX)" */
+    ENSURE(ASN1_STRING_type(number) == V_ASN1_INTEGER, CA_ERR_INVALID_CRL, "a negative cRLNumber");
+    bn = ASN1_INTEGER_to_BN(number, NULL);
+    ENSURE(bn != NULL, CA_ERR_INTERNAL, "out of memory");
+    /* RFC 5280 5.2.3: "Conforming CRL issuers MUST NOT use CRLNumber values
+     * longer than 20 octets." */
+    int n = BN_num_bytes(bn);
+    ENSURE(n <= CA_MAX_CRL_NUMBER_LEN, CA_ERR_INVALID_CRL, "a cRLNumber longer than %d octets",
+           CA_MAX_CRL_NUMBER_LEN);
+    if (n == 0) {
+        info->number[0] = 0;
+        info->number_len = 1;
+        goto out;
+    }
+    ENSURE(BN_bn2bin(bn, info->number) == n, CA_ERR_INTERNAL, "cannot copy the cRLNumber");
+    info->number_len = (size_t)n;
+out:
+    BN_free(bn);
+    ASN1_INTEGER_free(number);
+    return rc;
+}
+
+int ca_crl_number_cmp(const struct ca_crl_info *a, const struct ca_crl_info *b)
+{
+    /* Both without leading zeros: the longer is the larger. */
+    if (a->number_len != b->number_len) {
+        return a->number_len < b->number_len ? -1 : 1;
+    }
+    return memcmp(a->number, b->number, a->number_len);
+}
+
 enum ca_err ca_crl_parse(const unsigned char *data, size_t len, X509 *issuer,
-                         unsigned char **out_der, size_t *out_der_len, int64_t *out_next_update,
+                         unsigned char **out_der, size_t *out_der_len, struct ca_crl_info *out_info,
                          struct ca_error *err)
 {
     enum ca_err rc = CA_OK;
     X509_CRL *crl = NULL;
     unsigned char *der = NULL;
+    struct ca_crl_info info;
 
+    memset(&info, 0, sizeof(info));
     ENSURE(data != NULL && len > 0 && len <= (size_t)CA_MAX_CRL_LEN, CA_ERR_INVALID_CRL,
            "a CRL is 1..%d bytes", CA_MAX_CRL_LEN);
     TRY(decode_crl(data, len, &crl, err));
@@ -329,10 +378,13 @@ enum ca_err ca_crl_parse(const unsigned char *data, size_t len, X509 *issuer,
         ENSURE(pub != NULL, CA_ERR_INVALID_CERT, "unreadable issuer key");
         OSSL(X509_CRL_verify(crl, pub), CA_ERR_UNTRUSTED_CERT, "bad CRL signature");
     }
+    info.this_update = ca_time_unix(X509_CRL_get0_lastUpdate(crl));
+    info.next_update = ca_time_unix(X509_CRL_get0_nextUpdate(crl));
+    TRY(read_number(crl, &info, err));
     int der_len = i2d_X509_CRL(crl, &der);
     ENSURE(der_len > 0, CA_ERR_INTERNAL, "cannot encode the CRL");
-    if (out_next_update != NULL) {
-        *out_next_update = ca_time_unix(X509_CRL_get0_nextUpdate(crl));
+    if (out_info != NULL) {
+        *out_info = info;
     }
     *out_der = der;
     *out_der_len = (size_t)der_len;

@@ -2,6 +2,7 @@
  * tests/lib/testpki), a real LMDB store and real OpenSSL parsing of what it
  * publishes: first CRL, re-signing after a revocation, CRL numbers across a
  * restart, expired entries leaving, the root's CRL and the concatenation. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -261,25 +262,41 @@ Test(api_crl, answers_not_found_for_the_root_crl_when_none_is_configured)
     api_crl_free(crl);
 }
 
-/* write_crl_file writes a DER CRL signed by |key| for |issuer_cert| to
- * dir/|name| and puts its path in |path|. */
-static void write_crl_file(X509 *issuer_cert, EVP_PKEY *key, uint64_t number, const char *name,
-                           char *path, size_t path_len)
+/* write_der writes |der| to dir/|name| and puts its path in |path|. */
+static void write_der(const unsigned char *der, size_t der_len, const char *name, char *path,
+                      size_t path_len)
 {
-    unsigned char *der = NULL;
-    size_t der_len = 0;
-    struct ca_error cerr = {0};
-    int64_t now = api_now();
-
-    cr_assert_eq(
-        ca_crl_build(issuer_cert, key, NULL, 0, number, now, now + 86400, &der, &der_len, &cerr),
-        CA_OK, "%s", cerr.msg);
     snprintf(path, path_len, "%s/%s", pki.dir, name);
     FILE *f = fopen(path, "wb");
     cr_assert_not_null(f);
     cr_assert_eq(fwrite(der, 1, der_len, f), der_len);
     fclose(f);
+}
+
+/* write_crl_file_at writes a DER CRL signed by |key| for |issuer_cert|,
+ * valid from |this_update| to |next_update|, to dir/|name| and puts its path
+ * in |path|. */
+static void write_crl_file_at(X509 *issuer_cert, EVP_PKEY *key, uint64_t number,
+                              int64_t this_update, int64_t next_update, const char *name,
+                              char *path, size_t path_len)
+{
+    unsigned char *der = NULL;
+    size_t der_len = 0;
+    struct ca_error cerr = {0};
+
+    cr_assert_eq(ca_crl_build(issuer_cert, key, NULL, 0, number, this_update, next_update, &der,
+                              &der_len, &cerr),
+                 CA_OK, "%s", cerr.msg);
+    write_der(der, der_len, name, path, path_len);
     OPENSSL_free(der);
+}
+
+/* write_crl_file writes a DER CRL valid from now for a day. */
+static void write_crl_file(X509 *issuer_cert, EVP_PKEY *key, uint64_t number, const char *name,
+                           char *path, size_t path_len)
+{
+    int64_t now = api_now();
+    write_crl_file_at(issuer_cert, key, number, now, now + 86400, name, path, path_len);
 }
 
 /* write_root_crl writes a CRL signed by |key| for |issuer_cert| to dir/name
@@ -389,4 +406,177 @@ Test(api_crl, prunes_records_expired_past_the_retention_at_a_scheduled_refresh)
     store_record_cleanup(&rec);
     /* The expired jti is gone too, so the same id is accepted again. */
     cr_assert_eq(store_jti_use(st, "spent", 5, api_now() + 60), STORE_OK);
+}
+
+/* ---- Replacing the root's CRL ---- */
+
+/* log_capture sends this test process's stderr, where the publisher logs,
+ * to dir/log; log_count counts the lines holding |needle| so far. */
+static char log_path[256];
+
+static void log_capture(void)
+{
+    snprintf(log_path, sizeof(log_path), "%s/log", pki.dir);
+    fflush(stderr);
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+    close(fd);
+}
+
+static int log_count(const char *needle)
+{
+    char line[1024];
+    int n = 0;
+
+    fflush(stderr);
+    FILE *f = fopen(log_path, "r");
+    cr_assert_not_null(f);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        n += strstr(line, needle) != NULL;
+    }
+    fclose(f);
+    return n;
+}
+
+/* root_number returns the cRLNumber of the root CRL served now. */
+static long root_number(struct api_crl *crl)
+{
+    struct api_response resp;
+    X509_CRL *x = fetch(crl, API_CRL_DOC_ROOT_DER, &resp);
+    long n = crl_number(x);
+    X509_CRL_free(x);
+    api_response_cleanup(&resp);
+    return n;
+}
+
+/* replace_root moves dir/|name| over pki.root_crl, as an operator would. */
+static void replace_root(const char *name)
+{
+    char path[API_MAX_PATH_LEN];
+    snprintf(path, sizeof(path), "%s/%s", pki.dir, name);
+    cr_assert_eq(rename(path, cfg.pki_root_crl), 0);
+}
+
+/* wait_root polls until the root CRL served has |number| (at most 10 s). */
+static long wait_root(struct api_crl *crl, long number)
+{
+    long n = root_number(crl);
+    for (int i = 0; i < 100 && n != number; i++) {
+        usleep(100000);
+        n = root_number(crl);
+    }
+    return n;
+}
+
+/* Long enough for the publisher to look at the file (every
+ * API_ROOT_CRL_CHECK_S) twice: once to refuse it, once more to show that
+ * the refusal is not logged again. */
+#define TWO_CHECKS_US ((2 * API_ROOT_CRL_CHECK_S + 1) * 1000000)
+
+Test(api_crl, refuses_an_older_root_crl_once_and_keeps_serving_the_current_one)
+{
+    struct api_crl *crl = NULL;
+    char path[API_MAX_PATH_LEN];
+
+    log_capture();
+    write_root_crl(pki.root, pki.root_key, 10, "root.crl");
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, NULL), API_OK);
+    /* Validly signed, but older: it would un-revoke what 10 revoked. */
+    write_crl_file(pki.root, pki.root_key, 9, "older.crl", path, sizeof(path));
+    replace_root("older.crl");
+    usleep(TWO_CHECKS_US);
+    cr_assert_eq(root_number(crl), 10);
+    cr_assert_eq(log_count("pki.root_crl loaded: CRL number 0x0A"), 1);
+    cr_assert_eq(log_count("CRL number 0x09 is not greater than the served one's (0x0A)"), 1);
+    /* The same number is no newer either. */
+    write_crl_file(pki.root, pki.root_key, 10, "same.crl", path, sizeof(path));
+    replace_root("same.crl");
+    usleep(TWO_CHECKS_US);
+    cr_assert_eq(root_number(crl), 10);
+    cr_assert_eq(log_count("CRL number 0x0A is not greater"), 1);
+    /* A newer one is taken, and its reload logged with its number. */
+    write_crl_file(pki.root, pki.root_key, 11, "newer.crl", path, sizeof(path));
+    replace_root("newer.crl");
+    cr_assert_eq(wait_root(crl, 11), 11);
+    cr_assert_eq(log_count("pki.root_crl loaded: CRL number 0x0B"), 1);
+    api_crl_free(crl);
+}
+
+Test(api_crl, refuses_an_expired_replacement_root_crl_once)
+{
+    struct api_crl *crl = NULL;
+    char path[API_MAX_PATH_LEN];
+    int64_t now = api_now();
+
+    log_capture();
+    write_root_crl(pki.root, pki.root_key, 10, "root.crl");
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, NULL), API_OK);
+    write_crl_file_at(pki.root, pki.root_key, 20, now - 7200, now - 60, "expired.crl", path,
+                      sizeof(path));
+    replace_root("expired.crl");
+    usleep(TWO_CHECKS_US);
+    cr_assert_eq(root_number(crl), 10);
+    cr_assert_eq(log_count("CRL number 0x14 has expired"), 1);
+    cr_assert_eq(log_count("pki.root_crl loaded"), 1);
+    api_crl_free(crl);
+}
+
+Test(api_crl, serves_an_expired_root_crl_at_start_up_with_a_warning)
+{
+    struct api_crl *crl = NULL;
+    int64_t now = api_now();
+
+    log_capture();
+    write_crl_file_at(pki.root, pki.root_key, 10, now - 7200, now - 60, "root.crl",
+                      cfg.pki_root_crl, sizeof(cfg.pki_root_crl));
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, NULL), API_OK);
+    cr_assert_eq(root_number(crl), 10);
+    cr_assert_eq(log_count("\"level\":\"warn\",\"msg\":\"pki.root_crl has expired"), 1);
+    api_crl_free(crl);
+}
+
+Test(api_crl, treats_a_copy_of_the_served_root_crl_as_no_change)
+{
+    struct api_crl *crl = NULL;
+    char copy[API_MAX_PATH_LEN];
+    unsigned char buf[4096];
+
+    log_capture();
+    write_root_crl(pki.root, pki.root_key, 10, "root.crl");
+    FILE *f = fopen(cfg.pki_root_crl, "rb");
+    cr_assert_not_null(f);
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, NULL), API_OK);
+    /* Another inode and mtime, the same bytes: a redeployed Secret. */
+    write_der(buf, n, "copy.crl", copy, sizeof(copy));
+    replace_root("copy.crl");
+    usleep(TWO_CHECKS_US);
+    cr_assert_eq(root_number(crl), 10);
+    cr_assert_eq(log_count("pki.root_crl"), 1, "only the start-up load is logged");
+    api_crl_free(crl);
+}
+
+Test(api_crl, refuses_a_root_crl_without_a_crl_number)
+{
+    struct api_crl *crl = NULL;
+    struct api_error err = {0};
+    X509_CRL *x = X509_CRL_new();
+    ASN1_TIME *t = ASN1_TIME_set(NULL, (time_t)api_now());
+    unsigned char *der = NULL;
+
+    cr_assert(x != NULL && t != NULL);
+    cr_assert_eq(X509_CRL_set_version(x, X509_CRL_VERSION_2), 1);
+    cr_assert_eq(X509_CRL_set_issuer_name(x, X509_get_subject_name(pki.root)), 1);
+    cr_assert_eq(X509_CRL_set1_lastUpdate(x, t), 1);
+    cr_assert_gt(X509_CRL_sign(x, pki.root_key, EVP_sha256()), 0);
+    int len = i2d_X509_CRL(x, &der);
+    cr_assert_gt(len, 0);
+    write_der(der, (size_t)len, "unnumbered.crl", cfg.pki_root_crl, sizeof(cfg.pki_root_crl));
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, &err), API_ERR_BAD_REQUEST);
+    cr_assert(strstr(err.msg, "cRLNumber") != NULL, "%s", err.msg);
+    OPENSSL_free(der);
+    ASN1_TIME_free(t);
+    X509_CRL_free(x);
 }

@@ -530,12 +530,15 @@ Test(ca_crl, parses_a_der_or_pem_crl_from_its_issuer)
     size_t pem_len = 0;
     unsigned char *out = NULL;
     size_t out_len = 0;
-    int64_t next = 0;
+    struct ca_crl_info info;
     built_der(&der, &der_len);
-    cr_assert_eq(ca_crl_parse(der, der_len, inter, &out, &out_len, &next, NULL), CA_OK);
+    cr_assert_eq(ca_crl_parse(der, der_len, inter, &out, &out_len, &info, NULL), CA_OK);
     cr_assert_eq(out_len, der_len);
     cr_assert_eq(memcmp(out, der, der_len), 0);
-    cr_assert_eq(next, NOW + 600);
+    cr_assert_eq(info.this_update, NOW);
+    cr_assert_eq(info.next_update, NOW + 600);
+    cr_assert_eq(info.number_len, 1);
+    cr_assert_eq(info.number[0], 5);
     OPENSSL_free(out);
     cr_assert_eq(ca_crl_der_to_pem(der, der_len, &pem, &pem_len, NULL), CA_OK);
     cr_assert_eq(
@@ -594,6 +597,109 @@ Test(ca_crl, parse_refuses_a_crl_of_another_issuer_or_a_bad_signature)
     der[der_len - 1] ^= 0x01; /* the last byte of the signature */
     cr_assert_eq(ca_crl_parse(der, der_len, inter, &out, &out_len, NULL, NULL),
                  CA_ERR_UNTRUSTED_CERT);
+    OPENSSL_free(der);
+}
+
+/* hand_made_der signs, with the intermediate, a CRL whose cRLNumber is the
+ * big-endian |number| (|len| bytes, |negative|), or has none when |len| is 0:
+ * numbers ca_crl_build cannot make. */
+static void hand_made_der(const unsigned char *number, size_t len, int negative,
+                          unsigned char **der, size_t *der_len)
+{
+    X509_CRL *crl = X509_CRL_new();
+    ASN1_TIME *t = ASN1_TIME_set(NULL, (time_t)NOW);
+    cr_assert(crl != NULL && t != NULL);
+    cr_assert_eq(X509_CRL_set_version(crl, X509_CRL_VERSION_2), 1);
+    cr_assert_eq(X509_CRL_set_issuer_name(crl, X509_get_subject_name(inter)), 1);
+    cr_assert_eq(X509_CRL_set1_lastUpdate(crl, t), 1);
+    cr_assert_not_null(ASN1_TIME_set(t, (time_t)(NOW + 600)));
+    cr_assert_eq(X509_CRL_set1_nextUpdate(crl, t), 1);
+    if (len > 0) {
+        BIGNUM *bn = BN_bin2bn(number, (int)len, NULL);
+        cr_assert_not_null(bn);
+        BN_set_negative(bn, negative);
+        ASN1_INTEGER *n = BN_to_ASN1_INTEGER(bn, NULL);
+        cr_assert_not_null(n);
+        cr_assert_eq(X509_CRL_add1_ext_i2d(crl, NID_crl_number, n, 0, X509V3_ADD_APPEND), 1);
+        ASN1_INTEGER_free(n);
+        BN_free(bn);
+    }
+    cr_assert_gt(X509_CRL_sign(crl, int_key, EVP_sha256()), 0);
+    *der = NULL;
+    int n = i2d_X509_CRL(crl, der);
+    cr_assert_gt(n, 0);
+    *der_len = (size_t)n;
+    ASN1_TIME_free(t);
+    X509_CRL_free(crl);
+}
+
+Test(ca_crl, parse_reads_crl_numbers_up_to_20_octets_and_orders_them)
+{
+    unsigned char big[20];
+    unsigned char *der = NULL;
+    size_t der_len = 0;
+    unsigned char *out = NULL;
+    size_t out_len = 0;
+    struct ca_crl_info small;
+    struct ca_crl_info large;
+
+    built_der(&der, &der_len);
+    cr_assert_eq(ca_crl_parse(der, der_len, inter, &out, &out_len, &small, NULL), CA_OK);
+    OPENSSL_free(out);
+    OPENSSL_free(der);
+    memset(big, 0xff, sizeof(big));
+    big[0] = 0x01;
+    hand_made_der(big, sizeof(big), 0, &der, &der_len);
+    cr_assert_eq(ca_crl_parse(der, der_len, inter, &out, &out_len, &large, NULL), CA_OK);
+    cr_assert_eq(large.number_len, 20);
+    cr_assert_eq(memcmp(large.number, big, 20), 0);
+    cr_assert_lt(ca_crl_number_cmp(&small, &large), 0);
+    cr_assert_gt(ca_crl_number_cmp(&large, &small), 0);
+    cr_assert_eq(ca_crl_number_cmp(&large, &large), 0);
+    OPENSSL_free(out);
+    OPENSSL_free(der);
+}
+
+Test(ca_crl, parse_reads_zero_and_no_crl_number_apart)
+{
+    unsigned char zero[1] = {0};
+    unsigned char *der = NULL;
+    size_t der_len = 0;
+    unsigned char *out = NULL;
+    size_t out_len = 0;
+    struct ca_crl_info info;
+
+    hand_made_der(zero, 1, 0, &der, &der_len);
+    cr_assert_eq(ca_crl_parse(der, der_len, inter, &out, &out_len, &info, NULL), CA_OK);
+    cr_assert_eq(info.number_len, 1);
+    cr_assert_eq(info.number[0], 0);
+    OPENSSL_free(out);
+    OPENSSL_free(der);
+    hand_made_der(NULL, 0, 0, &der, &der_len);
+    cr_assert_eq(ca_crl_parse(der, der_len, inter, &out, &out_len, &info, NULL), CA_OK);
+    cr_assert_eq(info.number_len, 0);
+    cr_assert_eq(info.next_update, NOW + 600);
+    OPENSSL_free(out);
+    OPENSSL_free(der);
+}
+
+Test(ca_crl, parse_refuses_a_crl_number_over_20_octets_or_negative)
+{
+    unsigned char big[21];
+    unsigned char one[1] = {1};
+    unsigned char *der = NULL;
+    size_t der_len = 0;
+    unsigned char *out = NULL;
+    size_t out_len = 0;
+    struct ca_error err = {0};
+
+    memset(big, 0x11, sizeof(big));
+    hand_made_der(big, sizeof(big), 0, &der, &der_len);
+    cr_assert_eq(ca_crl_parse(der, der_len, inter, &out, &out_len, NULL, &err), CA_ERR_INVALID_CRL);
+    cr_assert(strstr(err.msg, "20 octets") != NULL, "%s", err.msg);
+    OPENSSL_free(der);
+    hand_made_der(one, 1, 1, &der, &der_len);
+    cr_assert_eq(ca_crl_parse(der, der_len, inter, &out, &out_len, NULL, &err), CA_ERR_INVALID_CRL);
     OPENSSL_free(der);
 }
 
