@@ -53,6 +53,8 @@ struct api_crl {
     int started;
 
     /* The publisher's own state (the thread, or api_crl_new before it). */
+    uint64_t last_number;  /* the last CRL number taken, recorded or not */
+    int number_unrecorded; /* the last one could not be recorded in the store */
     uint64_t last_sign_ns;
     uint64_t next_refresh_ns;
     uint64_t next_root_check_ns;
@@ -208,6 +210,49 @@ static int collect(const struct store_record *rec, void *ctx)
     return 0;
 }
 
+/* wall_ms returns the wall clock in milliseconds since the epoch. */
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0) {
+        return 0;
+    }
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* take_number returns the next CRL's number. RFC 5280 5.2.3: "a
+ * monotonically increasing sequence number for a given CRL scope and CRL
+ * issuer", so it is the largest of the time in milliseconds (about 6 octets
+ * of the 20 allowed, and a restored backup's numbers are soon left behind),
+ * the last number this process used plus one (the clock may step back), and
+ * the store's last recorded number plus one (so may a restart's). Recording
+ * it is best effort: a CRL signed while the store cannot be written (full,
+ * EIO) is better than none, since relying parties refuse every certificate
+ * once the last CRL has expired. */
+static uint64_t take_number(struct api_crl *crl)
+{
+    uint64_t number = wall_ms();
+
+    if (number <= crl->last_number) {
+        number = crl->last_number + 1;
+    }
+    uint64_t recorded = 0;
+    enum store_err src = store_crl_number_advance(crl->st, number, &recorded);
+    if (src == STORE_OK) {
+        number = recorded;
+        crl->number_unrecorded = 0;
+    } else if (!crl->number_unrecorded) {
+        /* Once per failure streak: a refresh may be every few seconds. */
+        api_log_event(stderr, crl->log_level, API_LOG_WARN,
+                      "CRL number not recorded in the store; signing with it anyway",
+                      store_err_name(src));
+        crl->number_unrecorded = 1;
+    }
+    crl->last_number = number;
+    return number;
+}
+
 /* sign_crl builds and publishes a new CRL at |now|. */
 static enum api_err sign_crl(struct api_crl *crl, int64_t now, struct api_error *err)
 {
@@ -229,11 +274,7 @@ static enum api_err sign_crl(struct api_crl *crl, int64_t now, struct api_error 
     ENSURE(src == STORE_OK, API_ERR_UNAVAILABLE, "reading revocations failed (%s)",
            store_err_name(src));
     ENSURE(!e.oom, API_ERR_INTERNAL, "out of memory");
-    /* The number is taken durably before signing: a number is never reused,
-     * also after a crash (RFC 5280 5.2.3: "monotonically increasing"). */
-    src = store_crl_number_next(crl->st, &number);
-    ENSURE(src == STORE_OK, API_ERR_UNAVAILABLE, "cannot take a CRL number (%s)",
-           store_err_name(src));
+    number = take_number(crl);
     int64_t next = now + crl->cfg->crl_validity_s;
     ENSURE(ca_crl_build(ca_issuer_cert(crl->issuer), ca_issuer_key(crl->issuer), e.v, e.num, number,
                         now, next, &der, &der_len, &cerr) == CA_OK,

@@ -77,7 +77,8 @@ struct store_dbs {
     MDB_dbi jti;     /* jti -> expires_at(8) */
     MDB_dbi jti_exp; /* expires_at(8) + jti -> "" */
     MDB_dbi meta;    /* "version" u32; "seq", "crl", "probe" u64: each counter the next to hand
-                        out; "jti_pruned": the latest expiry of a pruned jti */
+                        out (the smallest, for "crl"); "jti_pruned": the latest expiry of a
+                        pruned jti */
 };
 
 enum store_op_kind {
@@ -107,7 +108,7 @@ struct store_op {
     const unsigned char *unrevoked; /* PUT: NULL, or the serial that must be unrevoked */
     size_t unrevoked_len;
     int64_t expires_at;
-    uint64_t number; /* CRL: the number taken */
+    uint64_t number; /* CRL: the floor asked for, then the number recorded */
     enum store_err rc;
     sem_t done;
     void (*on_done)(void *arg, enum store_err rc); /* asynchronous: no waiter */

@@ -13,10 +13,10 @@ static MDB_val meta_key(const char *name, char buf[16])
     return (MDB_val){len, buf};
 }
 
-/* counter_take reads the u64 counter |name| (absent: |first|), returns it and
- * stores it plus one. */
+/* counter_take reads the u64 counter |name| (absent: |first|), raises it to
+ * |at_least|, returns it and stores it plus one. */
 static enum store_err counter_take(struct store *st, MDB_txn *txn, const char *name, uint64_t first,
-                                   uint64_t *out)
+                                   uint64_t at_least, uint64_t *out)
 {
     enum store_err rc = STORE_OK;
     char key[16];
@@ -31,6 +31,9 @@ static enum store_err counter_take(struct store *st, MDB_txn *txn, const char *n
         ENSURE(v.mv_size == 8, STORE_ERR_CORRUPT);
         n = store_u64_get(v.mv_data);
     }
+    if (n < at_least) {
+        n = at_least;
+    }
     ENSURE(n < UINT64_MAX, STORE_ERR_CORRUPT);
     store_u64_put(buf, n + 1);
     v.mv_size = sizeof(buf);
@@ -43,23 +46,26 @@ out:
 
 enum store_err store_meta_seq_take(struct store *st, MDB_txn *txn, uint64_t *out_seq)
 {
-    return counter_take(st, txn, "seq", 1, out_seq);
+    return counter_take(st, txn, "seq", 1, 0, out_seq);
 }
 
 enum store_err store_crl_apply(struct store *st, MDB_txn *txn, struct store_op *op)
 {
-    /* meta "crl" holds the next CRL number; the first is 1. */
-    return counter_take(st, txn, "crl", 1, &op->number);
+    /* meta "crl" holds the smallest number the next CRL may take (the last
+     * one recorded plus one; absent: 1). op->number comes in as the caller's
+     * floor and goes out as the number recorded. */
+    return counter_take(st, txn, "crl", 1, op->number, &op->number);
 }
 
-enum store_err store_crl_number_next(struct store *st, uint64_t *out_number)
+enum store_err store_crl_number_advance(struct store *st, uint64_t at_least, uint64_t *out_number)
 {
     enum store_err rc = STORE_OK;
     struct store_op op;
 
     memset(&op, 0, sizeof(op));
-    ENSURE(st != NULL && out_number != NULL, STORE_ERR_INVALID_ARGUMENT);
+    ENSURE(st != NULL && out_number != NULL && at_least < UINT64_MAX, STORE_ERR_INVALID_ARGUMENT);
     op.kind = STORE_OP_CRL;
+    op.number = at_least;
     TRY(store_submit(st, &op));
     *out_number = op.number;
 out:
@@ -105,7 +111,7 @@ out:
 
 enum store_err store_probe_apply(struct store *st, MDB_txn *txn, struct store_op *op)
 {
-    return counter_take(st, txn, "probe", 1, &op->number);
+    return counter_take(st, txn, "probe", 1, 0, &op->number);
 }
 
 enum store_err store_probe(struct store *st)

@@ -199,9 +199,11 @@ enum store_err store_jti_use(struct store *st, const char *jti, size_t jti_len, 
 enum store_err store_jti_check(struct store *st, const char *jti, size_t jti_len,
                                int64_t expires_at) __attribute__((warn_unused_result));
 
-/* store_crl_number_next returns, durably, the next CRL number (1, 2, ...):
- * never the same one twice, also across restarts. */
-enum store_err store_crl_number_next(struct store *st, uint64_t *out_number)
+/* store_crl_number_advance records, durably, a CRL number and returns it:
+ * the larger of |at_least| and the last number recorded plus one (1 on a new
+ * store). So numbers recorded only grow, also across restarts. |at_least|
+ * must be below UINT64_MAX. Thread-safe; it waits for the group commit. */
+enum store_err store_crl_number_advance(struct store *st, uint64_t at_least, uint64_t *out_number)
     __attribute__((warn_unused_result));
 
 /* store_prune deletes jti entries that expired before |now| and records whose

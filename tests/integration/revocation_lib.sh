@@ -93,7 +93,9 @@ wait_for() {
   "$@"
 }
 
-# crl_number URL: the CRL number of the DER CRL at URL, in decimal.
+# crl_number URL: the CRL number of the DER CRL at URL, in decimal. openssl
+# prints it in hex; the server's numbers are times in milliseconds (about 41
+# bits), well within the shell's 63-bit arithmetic.
 crl_number() {
   local v
   v=$(curl -s "$1" | openssl crl -inform DER -noout -crlnumber | sed 's/^crlNumber=//')

@@ -9,14 +9,21 @@
 #     deleted /readyz is 200 again by itself (it probes the store with a small
 #     write) and issuance resumes; after a restart
 #     nothing is corrupted (mdb_stat) and every serial issued before is still
-#     in the store. The tmpfs is unmounted on exit.
+#     in the store. Meanwhile the CRL (crl.refresh 2s here) is still re-signed,
+#     with larger numbers: signing does not wait for the store to record its
+#     number. The tmpfs is unmounted on exit.
 . "$(dirname "$0")/serve_lib.sh"
 . "$(dirname "$0")/revocation_lib.sh"
 cd "$T_DIR" || exit 1
 
 FS=$T_DIR/fs
+READER_PID=""
 faults_exit() {
   local rc=$?
+  if [ -n "$READER_PID" ]; then
+    kill -KILL "$READER_PID" 2>/dev/null
+    { wait "$READER_PID"; } 2>/dev/null
+  fi
   if [ -n "$SRV_PID" ] && kill -0 "$SRV_PID" 2>/dev/null; then
     kill -KILL "$SRV_PID" 2>/dev/null
     { wait "$SRV_PID"; } 2>/dev/null
@@ -111,7 +118,10 @@ if ! mount -t tmpfs -o size=4m tmpfs "$FS" 2>mount.err; then
 fi
 t_ok "a 4 MiB tmpfs is mounted"
 sed -i "s|\"map_size_mb\": 1|\"map_size_mb\": 64|; s|\"path\": \"db\"|\"path\": \"fs/db\"|" signet.json
+# A short crl.refresh, so that scheduled CRLs are signed while the store is full.
+sed -i 's|"refresh": "1h"|"refresh": "2s"|' signet.json
 mkdir -p fs/db
+log_b=$(wc -l <server.log) # the log lines of (a) before this
 check "server starts with its store on the tmpfs" start_server
 check "an admin SVID is issued" issue admin spiffe://example.org/admin/ops
 : >b.serials
@@ -135,6 +145,14 @@ print(n, "issued")
 PY
 }
 check "issuing works before the filesystem fills" sign_n 20
+# A reader that stays open (as an mdb_copy backup would) keeps LMDB from
+# reusing the pages later writes free: with the filesystem full, no write
+# can commit, not even the small ones that otherwise slip through now and then.
+check "the LMDB reader helper builds" \
+  cc -O1 -Wall -Werror -o "$T_DIR/hold_reader" "$T_HERE/hold_reader.c" -llmdb
+"$T_DIR/hold_reader" fs/db >reader.out 2>&1 &
+READER_PID=$!
+check "a read transaction is held open on the store" wait_for 5 grep -q holding reader.out
 # dd stops with ENOSPC once the tmpfs is full.
 dd if=/dev/zero of=fs/filler bs=16k >dd.log 2>&1
 check "the filesystem is full (dd: No space left on device)" grep -q 'No space left' dd.log
@@ -146,7 +164,24 @@ expect_eq "/readyz is 503 while the store cannot be written" "$(code_of "$HTTP_U
 expect_eq "/healthz is still 200" "$(code_of "$HTTP_URL/healthz")" 200
 expect_eq "GET /v1/bundle still works" "$(code_of "$HTTP_URL/v1/bundle")" 200
 check "GET /crl still answers a CRL" crl_ok
+# The CRL number used to be taken by a synced write before signing: with the
+# store unwritable no CRL was signed, and once crl.validity passed relying
+# parties refused every certificate.
+n0=$(crl_number "$HTTP_URL/crl")
+crl_above() { [ "$(crl_number "$HTTP_URL/crl")" -gt "$1" ]; }
+check "a scheduled CRL is still signed, with a larger number ($n0 before)" wait_for 10 crl_above "$n0"
+n1=$(crl_number "$HTTP_URL/crl")
+check "... and the next one with a larger one again ($n1)" wait_for 10 crl_above "$n1"
+expect_eq "... while issuance still answers 503" \
+  "$(code_of -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
+    --cacert pki/root.crt --data-binary @w.json "$HTTPS_URL/v1/sign")" 503
+check "... and it verifies" crl_ok
+check "the server logged once, not per CRL, that the CRL number was not recorded" \
+  sh -c "[ \$(tail -n +$((log_b + 1)) server.log | grep -c 'CRL number not recorded') -eq 1 ]"
 rm -f fs/filler
+kill "$READER_PID" 2>/dev/null
+{ wait "$READER_PID"; } 2>/dev/null
+READER_PID=""
 # No issuance comes to a server that is not ready (a Service drops it), so
 # /readyz must learn by itself that the store takes writes again.
 ready_again() { [ "$(code_of "$HTTP_URL/readyz")" = 200 ]; }

@@ -138,19 +138,28 @@ static X509_CRL *wait_number(struct api_crl *crl, uint64_t than)
     return x;
 }
 
+/* now_ms returns the wall clock in milliseconds since the epoch. */
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 Test(api_crl, signs_a_first_crl_that_verifies_with_the_intermediate)
 {
     struct api_crl *crl = NULL;
     struct api_response resp;
+    char etag[40];
 
     cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, NULL), API_OK);
     X509_CRL *x = fetch(crl, API_CRL_DOC_DER, &resp);
     cr_assert_str_eq(resp.content_type, "application/pkix-crl");
     cr_assert_eq(X509_CRL_verify(x, pki.inter_key), 1);
-    cr_assert_eq(crl_number(x), 1);
     cr_assert_eq((uint64_t)crl_number(x), api_crl_number(crl));
     cr_assert_eq(num_revoked(x), 0);
-    cr_assert_str_eq(resp.etag, "\"1\"");
+    snprintf(etag, sizeof(etag), "\"%lx\"", crl_number(x));
+    cr_assert_str_eq(resp.etag, etag);
     cr_assert_str_eq(resp.cache_control, "public, max-age=3600");
     cr_assert_neq(resp.last_modified[0], '\0');
     cr_assert_neq(resp.expires[0], '\0');
@@ -185,8 +194,13 @@ Test(api_crl, coalesces_a_burst_of_revocations_into_few_crls)
     for (unsigned char n = 1; n <= 50; n++) {
         put_record(n, api_now() + 3600);
     }
+    /* With the store's number far ahead of the clock, each CRL takes the
+     * next number after it, so the numbers count the CRLs. */
+    uint64_t ahead = 0;
+    cr_assert_eq(store_crl_number_advance(st, now_ms() + 1000000000000ull, &ahead), STORE_OK);
     cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, NULL), API_OK);
     uint64_t before = api_crl_number(crl);
+    cr_assert_eq(before, ahead + 1);
     for (unsigned char n = 1; n <= 50; n++) {
         revoke_serial(n, CA_REASON_SUPERSEDED);
         api_crl_revoked(crl);
@@ -207,6 +221,38 @@ Test(api_crl, coalesces_a_burst_of_revocations_into_few_crls)
      * fewer CRLs than revocations. */
     cr_assert_lt(api_crl_number(crl) - before, 50);
     X509_CRL_free(x);
+    api_crl_free(crl);
+}
+
+Test(api_crl, numbers_a_crl_with_the_signing_time_in_milliseconds)
+{
+    struct api_crl *crl = NULL;
+
+    uint64_t before = now_ms();
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, NULL), API_OK);
+    uint64_t after = now_ms();
+    uint64_t n = api_crl_number(crl);
+    cr_assert(n >= before && n <= after, "%llu not in [%llu, %llu]", (unsigned long long)n,
+              (unsigned long long)before, (unsigned long long)after);
+    api_crl_free(crl);
+    /* A new store, as after restoring a backup: numbers still grow. */
+    store_close(st);
+    testfs_rmtree(db);
+    open_store();
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, NULL), API_OK);
+    cr_assert_gt(api_crl_number(crl), n);
+    api_crl_free(crl);
+}
+
+Test(api_crl, numbers_above_the_store_when_the_clock_is_behind_it)
+{
+    struct api_crl *crl = NULL;
+    uint64_t ahead = 0;
+
+    /* Numbers recorded while the clock ran a day ahead. */
+    cr_assert_eq(store_crl_number_advance(st, now_ms() + 86400000u, &ahead), STORE_OK);
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, NULL), API_OK);
+    cr_assert_eq(api_crl_number(crl), ahead + 1);
     api_crl_free(crl);
 }
 
