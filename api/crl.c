@@ -24,6 +24,7 @@
 #define NUM_DOCS      4
 #define MS            1000000ull /* nanoseconds */
 #define RETRY_AFTER_S 1          /* after a failed signing */
+#define BACKDATE_S    60         /* thisUpdate, as leaves and intermediates are backdated */
 
 /* struct doc is one published document with its caching metadata:
  * immutable once published, freed when its last reader lets go. */
@@ -275,14 +276,21 @@ static enum api_err sign_crl(struct api_crl *crl, int64_t now, struct api_error 
            store_err_name(src));
     ENSURE(!e.oom, API_ERR_INTERNAL, "out of memory");
     number = take_number(crl);
+    /* OpenSSL allows no skew on thisUpdate: to a relying party whose clock
+     * runs a few seconds behind ours a CRL dated now is "not yet valid", and
+     * with crl_check it then refuses every certificate. nextUpdate stays
+     * crl.validity after the signing. */
+    int64_t this_update = now - BACKDATE_S;
     int64_t next = now + crl->cfg->crl_validity_s;
     ENSURE(ca_crl_build(ca_issuer_cert(crl->issuer), ca_issuer_key(crl->issuer), e.v, e.num, number,
-                        now, next, &der, &der_len, &cerr) == CA_OK,
+                        this_update, next, &der, &der_len, &cerr) == CA_OK,
            API_ERR_INTERNAL, "signing the CRL failed: %s", cerr.msg);
     ENSURE(ca_crl_der_to_pem(der, der_len, &pem, &pem_len, &cerr) == CA_OK, API_ERR_INTERNAL,
            "encoding the CRL failed: %s", cerr.msg);
-    fresh[API_CRL_DOC_DER] = doc_new(der, der_len, NULL, 0, now, next);
-    fresh[API_CRL_DOC_PEM] = doc_new(pem, pem_len, NULL, 0, now, next);
+    /* Last-Modified is thisUpdate, as for OCSP (RFC 5019 6.2), and Expires
+     * nextUpdate; max-age counts down to it (api_crl_respond). */
+    fresh[API_CRL_DOC_DER] = doc_new(der, der_len, NULL, 0, this_update, next);
+    fresh[API_CRL_DOC_PEM] = doc_new(pem, pem_len, NULL, 0, this_update, next);
     ENSURE(fresh[API_CRL_DOC_DER] != NULL && fresh[API_CRL_DOC_PEM] != NULL, API_ERR_INTERNAL,
            "out of memory");
     /* RFC 9110 8.8.3: the CRL number names the version. */
@@ -294,7 +302,7 @@ static enum api_err sign_crl(struct api_crl *crl, int64_t now, struct api_error 
     crl->crl_pem = pem;
     crl->crl_pem_len = pem_len;
     pem = NULL;
-    crl->this_update = now;
+    crl->this_update = this_update;
     crl->next_update = next;
     fresh[API_CRL_DOC_ALL_PEM] = all_pem_doc(crl);
     ENSURE(fresh[API_CRL_DOC_ALL_PEM] != NULL, API_ERR_INTERNAL, "out of memory");

@@ -37,13 +37,14 @@ check "it is a v2 CRL with a CRL number, the intermediate's AKID and no entry" \
   sh -c "t=\$(openssl crl -inform DER -in '$T_DIR/crl1.der' -noout -text); echo \"\$t\" | grep -q 'Version 2' &&
          echo \"\$t\" | grep -q 'CRL Number' && echo \"\$t\" | grep -q 'Authority Key Identifier' &&
          echo \"\$t\" | grep -q 'No Revoked Certificates'"
-check "nextUpdate is thisUpdate + crl.validity (24h)" python3 - "$T_DIR/crl1.der" <<'PY'
+check "thisUpdate is backdated 60 s, nextUpdate is not: 24h (crl.validity) + 60 s apart" \
+  python3 - "$T_DIR/crl1.der" <<'PY'
 import subprocess, sys, datetime
 out = subprocess.run(["openssl", "crl", "-inform", "DER", "-in", sys.argv[1], "-noout",
                       "-lastupdate", "-nextupdate"], capture_output=True, text=True).stdout
 d = dict(l.split("=", 1) for l in out.strip().splitlines())
 f = lambda s: datetime.datetime.strptime(s.strip(), "%b %d %H:%M:%S %Y %Z")
-sys.exit(0 if (f(d["nextUpdate"]) - f(d["lastUpdate"])).total_seconds() == 86400 else out)
+sys.exit(0 if (f(d["nextUpdate"]) - f(d["lastUpdate"])).total_seconds() == 86400 + 60 else out)
 PY
 check "Last-Modified, Expires, ETag and Cache-Control: public, max-age are sent" \
   sh -c "grep -qi '^Last-Modified: ' '$T_DIR/crl.h' && grep -qi '^Expires: ' '$T_DIR/crl.h' &&
@@ -77,6 +78,11 @@ check "openssl verify -crl_check refuses web: certificate revoked" \
          grep -q 'certificate revoked' '$T_DIR/v'"
 check "openssl verify -crl_check still passes db" \
   openssl verify -crl_check -CRLfile "$T_DIR/crl2.pem" -CAfile "$T_DIR/cas.pem" "$T_DIR/db.crt"
+# OpenSSL allows no skew on thisUpdate: a relying party whose clock is 30 s
+# behind must not find the CRL just signed "not yet valid".
+check "... also for a relying party whose clock is 30 s behind (the new CRL is backdated)" \
+  openssl verify -crl_check -attime $(($(date +%s) - 30)) -CRLfile "$T_DIR/crl2.pem" \
+  -CAfile "$T_DIR/cas.pem" "$T_DIR/db.crt"
 st=$(as admin POST /v1/revoke "$(revoke_body "$(serial_of db)")")
 check "a revocation without a reason (db) is listed without a reason code" \
   sh -c "wait_for() { for i in \$(seq 50); do \"\$@\" && return 0; sleep 0.1; done; return 1; };

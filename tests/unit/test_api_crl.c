@@ -224,6 +224,38 @@ Test(api_crl, coalesces_a_burst_of_revocations_into_few_crls)
     api_crl_free(crl);
 }
 
+static int64_t unix_time(const ASN1_TIME *t)
+{
+    struct tm tm;
+    cr_assert_eq(ASN1_TIME_to_tm(t, &tm), 1);
+    return (int64_t)timegm(&tm);
+}
+
+Test(api_crl, backdates_this_update_by_a_minute_but_not_next_update)
+{
+    struct api_crl *crl = NULL;
+    struct api_response resp;
+    char date[40];
+
+    int64_t before = api_now();
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, NULL), API_OK);
+    int64_t after = api_now();
+    X509_CRL *x = fetch(crl, API_CRL_DOC_DER, &resp);
+    int64_t this_update = unix_time(X509_CRL_get0_lastUpdate(x));
+    int64_t next_update = unix_time(X509_CRL_get0_nextUpdate(x));
+    cr_assert(this_update >= before - 60 && this_update <= after - 60, "thisUpdate %lld",
+              (long long)this_update);
+    cr_assert_eq(next_update, this_update + 60 + cfg.crl_validity_s);
+    /* The caching headers follow the CRL's own dates. */
+    cr_assert(api_http_date(this_update, date, sizeof(date)));
+    cr_assert_str_eq(resp.last_modified, date);
+    cr_assert(api_http_date(next_update, date, sizeof(date)));
+    cr_assert_str_eq(resp.expires, date);
+    X509_CRL_free(x);
+    api_response_cleanup(&resp);
+    api_crl_free(crl);
+}
+
 Test(api_crl, numbers_a_crl_with_the_signing_time_in_milliseconds)
 {
     struct api_crl *crl = NULL;
