@@ -270,8 +270,15 @@ static enum api_err sign_crl(struct api_crl *crl, int64_t now, struct api_error 
     /* Expired certificates leave the CRL, which keeps it small, but only
      * after one more scheduled CRL: RFC 5280 3.3, "An entry MUST NOT be
      * removed from the CRL until it appears on one regularly scheduled CRL
-     * issued beyond the revoked certificate's validity period." */
-    enum store_err src = store_revoked_foreach(crl->st, now - crl->cfg->crl_refresh_s, collect, &e);
+     * issued beyond the revoked certificate's validity period." A CRL is
+     * signed crl.refresh after the previous one (sooner after a revocation)
+     * plus the time it takes to wake, prune and sign, so an entry kept just
+     * crl.refresh past its notAfter could miss the first CRL signed after
+     * it and appear on none. Two periods leave a whole period of slack; only
+     * a signing outage longer than that could still drop one unlisted (the
+     * CRL is stale by then, which signet_crl_next_update_seconds shows). */
+    int64_t keep_after = now - API_CRL_KEEP_EXPIRED_REFRESHES * crl->cfg->crl_refresh_s;
+    enum store_err src = store_revoked_foreach(crl->st, keep_after, collect, &e);
     ENSURE(src == STORE_OK, API_ERR_UNAVAILABLE, "reading revocations failed (%s)",
            store_err_name(src));
     ENSURE(!e.oom, API_ERR_INTERNAL, "out of memory");
@@ -510,12 +517,18 @@ static void wait_until(struct api_crl *crl, uint64_t deadline_ns)
     pthread_cond_timedwait(&crl->cv, &crl->mu, &ts);
 }
 
-/* prune drops expired jti entries and records expired more than
- * API_STORE_RETENTION_S ago; revoked records the CRL still lists are younger. */
+int64_t api_store_retention_s(const struct api_config *cfg)
+{
+    int64_t crl_keeps = API_CRL_KEEP_EXPIRED_REFRESHES * cfg->crl_refresh_s;
+    return crl_keeps > API_STORE_RETENTION_S ? crl_keeps : API_STORE_RETENTION_S;
+}
+
+/* prune drops expired jti entries and records expired longer ago than
+ * api_store_retention_s; revoked records the CRL still lists are younger. */
 static void prune(struct api_crl *crl)
 {
     size_t num = 0;
-    enum store_err src = store_prune(crl->st, api_now(), API_STORE_RETENTION_S, &num);
+    enum store_err src = store_prune(crl->st, api_now(), api_store_retention_s(crl->cfg), &num);
     if (src != STORE_OK) {
         api_log_event(stderr, crl->log_level, API_LOG_WARN, "pruning the store failed",
                       store_err_name(src));

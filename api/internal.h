@@ -797,6 +797,9 @@ enum api_err api_agent_token_read(const char *path, char **out, size_t *out_len,
 #define API_CERTS_DEFAULT_LIMIT 100
 #define API_CRL_MIN_INTERVAL_MS 150 /* revocations in a burst share one CRL */
 #define API_ROOT_CRL_CHECK_S    2   /* how often pki.root_crl's mtime is looked at */
+/* An expired revoked certificate stays on the CRL this many crl.refresh
+ * periods after its notAfter (api/crl.c sign_crl says why). */
+#define API_CRL_KEEP_EXPIRED_REFRESHES 2
 /* Expired records are kept this long after their notAfter, then pruned (with
  * expired jti entries) at every scheduled CRL refresh, so that the store does
  * not grow until its map is full. */
@@ -906,6 +909,11 @@ enum api_crl_doc {
 enum api_err api_crl_respond(struct api_crl *crl, enum api_crl_doc doc, int64_t now,
                              struct api_response *resp, struct api_error *err)
     __attribute__((warn_unused_result));
+
+/* api_store_retention_s returns how long after its notAfter a record is kept
+ * before store_prune may delete it: API_STORE_RETENTION_S, or longer when a
+ * long crl.refresh keeps revoked ones on the CRL for longer than that. */
+int64_t api_store_retention_s(const struct api_config *cfg);
 
 /* api_crl_number returns the CRL number of the current CRL. Thread-safe. */
 uint64_t api_crl_number(struct api_crl *crl);

@@ -687,7 +687,7 @@ enum api_err api_server_start(const char *config_path, struct api_server **out,
      * a store full of long-expired records then has room for the server's
      * certificate and new issuances from the start. */
     size_t pruned = 0;
-    src = store_prune(srv->store, api_now(), API_STORE_RETENTION_S, &pruned);
+    src = store_prune(srv->store, api_now(), api_store_retention_s(&srv->cfg), &pruned);
     ENSURE(src == STORE_OK || src == STORE_ERR_MAP_FULL, API_ERR_UNAVAILABLE,
            "store.path: cannot prune the store (%s)", store_err_name(src));
     TRY(api_auth_new(&srv->cfg, srv->store, &srv->auth, err));

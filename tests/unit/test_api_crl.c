@@ -302,25 +302,39 @@ Test(api_crl, never_reuses_a_crl_number_after_a_restart)
     api_crl_free(crl);
 }
 
-Test(api_crl, drops_expired_revoked_certificates_after_one_more_refresh)
+Test(api_crl, keeps_expired_revoked_certificates_for_two_refreshes)
 {
     struct api_crl *crl = NULL;
     struct api_response resp;
+    int64_t now = api_now();
 
-    put_record(1, api_now() + 3600);     /* valid */
-    put_record(2, api_now() - 60);       /* expired a minute ago: kept one refresh more */
-    put_record(3, api_now() - 2 * 3600); /* expired two refreshes ago: gone */
-    revoke_serial(1, CA_REASON_KEY_COMPROMISE);
-    revoke_serial(2, CA_REASON_KEY_COMPROMISE);
-    revoke_serial(3, CA_REASON_KEY_COMPROMISE);
+    /* crl.refresh is 3600 s, so the boundary is notAfter = now - 7200. 1 is
+     * valid; 2 expired over one refresh ago, when the first CRL after its
+     * expiry may not be out yet; 3 is just inside two refreshes, 4 just past. */
+    put_record(1, now + 3600);
+    put_record(2, now - 3600 - 30);
+    put_record(3, now - 2 * 3600 + 30);
+    put_record(4, now - 2 * 3600 - 30);
+    for (unsigned char n = 1; n <= 4; n++) {
+        revoke_serial(n, CA_REASON_KEY_COMPROMISE);
+    }
     cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, NULL), API_OK);
     X509_CRL *x = fetch(crl, API_CRL_DOC_DER, &resp);
     cr_assert(lists(x, 1));
     cr_assert(lists(x, 2));
-    cr_assert_not(lists(x, 3));
+    cr_assert(lists(x, 3));
+    cr_assert_not(lists(x, 4));
     X509_CRL_free(x);
     api_response_cleanup(&resp);
     api_crl_free(crl);
+}
+
+Test(api_crl, keeps_records_in_the_store_while_the_crl_may_list_them)
+{
+    cr_assert_eq(api_store_retention_s(&cfg), API_STORE_RETENTION_S);
+    /* A 5-day refresh keeps revoked entries 10 days: no pruning before. */
+    cfg.crl_refresh_s = 5 * 86400;
+    cr_assert_eq(api_store_retention_s(&cfg), 10 * 86400);
 }
 
 Test(api_crl, answers_not_found_for_the_root_crl_when_none_is_configured)
