@@ -335,7 +335,11 @@ static enum api_err read_file(const char *path, unsigned char **out, size_t *out
     unsigned char *buf = NULL;
     size_t len = 0;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* A symlink is followed, as stat() in load_root follows it: Kubernetes
+     * ConfigMap and Secret volumes present each file as name -> ..data/name
+     * and update them by swapping ..data. The file is a public, signed CRL,
+     * checked against our roots, so where the link points cannot matter. */
+    fd = open(path, O_RDONLY | O_CLOEXEC);
     ENSURE(fd >= 0, API_ERR_BAD_REQUEST, "pki.root_crl: file not readable");
     ENSURE(fstat(fd, out_st) == 0 && S_ISREG(out_st->st_mode), API_ERR_BAD_REQUEST,
            "pki.root_crl: not a regular file");

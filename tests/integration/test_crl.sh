@@ -198,4 +198,40 @@ check "a broken root CRL file is not served: the last good one stays" root_lists
 check "the server is healthy" curl -fs "$HTTP_URL/healthz"
 stop_server TERM
 expect_eq "the server stops cleanly" "$SRV_RC" 0
+
+echo "# a symlinked root CRL, as Kubernetes ConfigMap and Secret volumes present files"
+# K/root.crl -> ..data/root.crl, K/..data -> ..<timestamp>; the kubelet
+# updates the volume by pointing ..data at a new directory (a rename).
+K=$P/kube
+mkdir -p "$K"
+# kube_publish GEN: a new root CRL in K/GEN, then ..data swapped to it.
+kube_publish() {
+  mkdir "$K/$1" &&
+    "$SIGNET_BIN" root crl --dir "$P" --out "$K/$1/root.crl" --passphrase-file "$P/root.pass" \
+      >/dev/null &&
+    ln -s "$1" "$K/..data_tmp" && mv -T "$K/..data_tmp" "$K/..data"
+}
+check "a root CRL is published in a Kubernetes-style volume" kube_publish ..2026_11_27_10_00_00.1
+ln -s ..data/root.crl "$K/root.crl"
+log_k=$(wc -l <"$T_DIR/server.log")
+python3 - "$T_DIR/signet.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["pki"]["root_crl"] = "pki/kube/root.crl"
+json.dump(c, open(sys.argv[1], "w"))
+PY
+check "the server starts with pki.root_crl a symlink" start_server
+# served_is FILE: GET /root.crl serves the CRL in FILE.
+served_is() {
+  curl -s "$HTTP_URL/root.crl" | cmp - <(openssl crl -in "$1" -outform DER)
+}
+check "... and serves the CRL it points to" served_is "$K/..2026_11_27_10_00_00.1/root.crl"
+check "a newer root CRL is published by swapping ..data" kube_publish ..2026_11_28_10_00_00.2
+check "... and served within a few seconds" wait_for 10 served_is "$K/..2026_11_28_10_00_00.2/root.crl"
+check "... and its load logged, with no failure to reload" \
+  sh -c "tail -n +$((log_k + 1)) '$T_DIR/server.log' >'$T_DIR/k.log' &&
+         [ \$(grep -c 'pki.root_crl loaded' '$T_DIR/k.log') -eq 2 ] &&
+         ! grep -q 'not reloaded' '$T_DIR/k.log'"
+stop_server TERM
+expect_eq "the server stops cleanly" "$SRV_RC" 0
 finish

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -671,4 +672,42 @@ Test(api_crl, refuses_a_root_crl_without_a_crl_number)
     OPENSSL_free(der);
     ASN1_TIME_free(t);
     X509_CRL_free(x);
+}
+
+/* kube_publish writes a root CRL numbered |number| as dir/kube/|gen|/root.crl,
+ * then points dir/kube/..data at |gen| with a rename over the old link, as
+ * the kubelet updates a ConfigMap or Secret volume. */
+static void kube_publish(const char *gen, uint64_t number)
+{
+    char path[API_MAX_PATH_LEN];
+    char name[64];
+    char link[API_MAX_PATH_LEN];
+    char data[API_MAX_PATH_LEN];
+
+    snprintf(path, sizeof(path), "%s/kube/%s", pki.dir, gen);
+    cr_assert_eq(mkdir(path, 0755), 0);
+    snprintf(name, sizeof(name), "kube/%s/root.crl", gen);
+    write_crl_file(pki.root, pki.root_key, number, name, path, sizeof(path));
+    snprintf(link, sizeof(link), "%s/kube/..data_tmp", pki.dir);
+    snprintf(data, sizeof(data), "%s/kube/..data", pki.dir);
+    cr_assert_eq(symlink(gen, link), 0);
+    cr_assert_eq(rename(link, data), 0);
+}
+
+Test(api_crl, follows_a_symlinked_root_crl_as_kubernetes_volumes_present_it)
+{
+    struct api_crl *crl = NULL;
+    struct api_error err = {0};
+    char dir[API_MAX_PATH_LEN];
+
+    snprintf(dir, sizeof(dir), "%s/kube", pki.dir);
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    kube_publish("..2026_11_27_10_00_00.1", 10);
+    snprintf(cfg.pki_root_crl, sizeof(cfg.pki_root_crl), "%s/kube/root.crl", pki.dir);
+    cr_assert_eq(symlink("..data/root.crl", cfg.pki_root_crl), 0);
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, &err), API_OK, "%s", err.msg);
+    cr_assert_eq(root_number(crl), 10);
+    kube_publish("..2026_11_28_10_00_00.2", 11);
+    cr_assert_eq(wait_root(crl, 11), 11);
+    api_crl_free(crl);
 }
