@@ -42,7 +42,8 @@ struct api_crl {
     struct store *st;
     const struct api_config *cfg;
     enum api_log_level log_level;
-    STACK_OF(X509) *roots; /* for checking the root's CRL */
+    STACK_OF(X509) *roots;     /* for checking the root's CRL */
+    _Atomic int inter_revoked; /* the root CRL served revokes our intermediate */
 
     pthread_mutex_t mu; /* guards the fields below up to the thread's own */
     pthread_cond_t cv;
@@ -465,6 +466,9 @@ static enum api_err load_root(struct api_crl *crl, int force, int64_t now, struc
     if (!first) {
         TRY(check_replacement(crl, &info, now, err));
     }
+    int revoked = 0;
+    ENSURE(ca_crl_lists_cert(der, der_len, ca_issuer_cert(crl->issuer), &revoked, &cerr) == CA_OK,
+           API_ERR_INTERNAL, "reading the root CRL's entries failed");
     ENSURE(ca_crl_der_to_pem(der, der_len, &pem, &pem_len, &cerr) == CA_OK, API_ERR_INTERNAL,
            "encoding the root CRL failed");
     int64_t mtime = (int64_t)st.st_mtim.tv_sec;
@@ -486,6 +490,7 @@ static enum api_err load_root(struct api_crl *crl, int force, int64_t now, struc
         ENSURE(fresh[API_CRL_DOC_ALL_PEM] != NULL, API_ERR_INTERNAL, "out of memory");
     }
     publish(crl, fresh, 0);
+    atomic_store(&crl->inter_revoked, revoked);
     number_hex(&info, number);
     snprintf(msg, sizeof(msg), "pki.root_crl loaded: CRL number %s", number);
     api_log_event(stderr, crl->log_level, API_LOG_INFO, msg, NULL);
@@ -495,6 +500,14 @@ static enum api_err load_root(struct api_crl *crl, int force, int64_t now, struc
         api_log_event(stderr, crl->log_level, API_LOG_WARN,
                       "pki.root_crl has expired: relying parties that check it refuse every "
                       "chain until a new one is signed (signet root crl)",
+                      NULL);
+    }
+    if (revoked) {
+        /* Relying parties that check the root's CRL now refuse everything
+         * it issued: /readyz says so (api_server_ready) until it is rotated. */
+        api_log_event(stderr, crl->log_level, API_LOG_ERROR,
+                      "the intermediate is revoked by pki.root_crl: rotate it (operations.md "
+                      "section 5); /readyz answers 503 meanwhile",
                       NULL);
     }
 out:
@@ -703,6 +716,11 @@ uint64_t api_crl_number(struct api_crl *crl)
     uint64_t n = crl->number;
     pthread_mutex_unlock(&crl->mu);
     return n;
+}
+
+int api_crl_intermediate_revoked(struct api_crl *crl)
+{
+    return crl != NULL && atomic_load(&crl->inter_revoked);
 }
 
 int64_t api_crl_next_update(struct api_crl *crl, enum api_crl_doc doc)

@@ -596,7 +596,8 @@ const char *api_server_bundle_json(const struct api_server *srv, size_t *out_len
 void api_server_store_result(struct api_server *srv, enum store_err code);
 
 /* api_server_ready says whether the store is open and writable and the
- * intermediate valid at |now|; on 0 |*out_why| gets a static reason. After a
+ * intermediate valid at |now| and not revoked by the root CRL served; on 0
+ * |*out_why| gets a static reason. After a
  * failed write it probes the store with a small write (store_probe), at most
  * every 5 s, and is ready again once one succeeds. */
 int api_server_ready(struct api_server *srv, int64_t now, const char **out_why);
@@ -917,6 +918,11 @@ int64_t api_store_retention_s(const struct api_config *cfg);
 
 /* api_crl_number returns the CRL number of the current CRL. Thread-safe. */
 uint64_t api_crl_number(struct api_crl *crl);
+
+/* api_crl_intermediate_revoked says whether the root CRL served (pki.root_crl)
+ * revokes the intermediate we issue with (0 when |crl| is NULL or there is
+ * no root CRL). Thread-safe. */
+int api_crl_intermediate_revoked(struct api_crl *crl);
 
 /* api_crl_next_update returns the nextUpdate (Unix seconds) of the CRL that
  * document |doc| serves, or 0 when there is none (no root CRL configured,

@@ -203,6 +203,12 @@ int api_server_ready(struct api_server *srv, int64_t now, const char **out_why)
         *out_why = "the intermediate has expired";
         return 0;
     }
+    if (api_crl_intermediate_revoked(srv->crl)) {
+        /* Relying parties that check the root's CRL refuse what it issues,
+         * so a load balancer should send work elsewhere (or nowhere). */
+        *out_why = "the intermediate is revoked by pki.root_crl";
+        return 0;
+    }
     if (store_stats_get(srv->store, &st) != STORE_OK) {
         *out_why = "the store cannot be read";
         return 0;

@@ -418,6 +418,15 @@ enum ca_err ca_crl_parse(const unsigned char *data, size_t len, X509 *issuer,
                          unsigned char **out_der, size_t *out_der_len, struct ca_crl_info *out_info,
                          struct ca_error *err) __attribute__((warn_unused_result));
 
+/* ca_crl_lists_cert sets |*out_listed| to 1 when the DER CRL |der|
+ * (|der_len| bytes, at most CA_MAX_CRL_LEN) revokes |cert|: it has an entry
+ * with |cert|'s serial and its issuer is |cert|'s issuer (an entry with
+ * reason removeFromCRL, which only delta CRLs use, does not count); else 0.
+ * Undecodable input is CA_ERR_INVALID_CRL. It checks no signature: give it a
+ * CRL ca_crl_parse has verified. */
+enum ca_err ca_crl_lists_cert(const unsigned char *der, size_t der_len, X509 *cert, int *out_listed,
+                              struct ca_error *err) __attribute__((warn_unused_result));
+
 /* The OCSP responder (RFC 6960 with the RFC 5019 profile). Responses are signed
  * by the issuing CA itself, an authorised responder by RFC 6960 section
  * 4.2.2.2, so no delegated responder certificate (with id-pkix-ocsp-nocheck)

@@ -395,6 +395,28 @@ out:
     return rc;
 }
 
+enum ca_err ca_crl_lists_cert(const unsigned char *der, size_t der_len, X509 *cert, int *out_listed,
+                              struct ca_error *err)
+{
+    enum ca_err rc = CA_OK;
+    X509_CRL *crl = NULL;
+    X509_REVOKED *entry = NULL;
+
+    ENSURE(der != NULL && der_len > 0 && der_len <= (size_t)CA_MAX_CRL_LEN && cert != NULL &&
+               out_listed != NULL,
+           CA_ERR_INVALID_ARGUMENT, "missing CRL or certificate");
+    const unsigned char *p = der;
+    crl = d2i_X509_CRL(NULL, &p, (long)der_len); /* length bounded above */
+    ERR_clear_error();
+    ENSURE(crl != NULL && p == der + der_len, CA_ERR_INVALID_CRL, "not a CRL, or bytes after it");
+    /* 1: listed; 2: listed as removeFromCRL; 0: not listed, or the CRL's
+     * issuer is not the certificate's (it compares the names). */
+    *out_listed = X509_CRL_get0_by_cert(crl, &entry, cert) == 1;
+out:
+    X509_CRL_free(crl);
+    return rc;
+}
+
 enum ca_err ca_crl_write(const char *path, const unsigned char *der, size_t der_len,
                          struct ca_error *err)
 {

@@ -4,9 +4,11 @@
 # reason after POST /v1/revoke, the CRL number increasing (also across a
 # restart: it is the signing time in milliseconds), `openssl verify -crl_check`
 # refusing the revoked leaf and passing another, a burst of concurrent
-# revocations all listed, caching headers,
-# GET /root.crl (404 until configured, then the file's CRL, re-read when it
-# changes) and GET /v1/crls.pem holding both CRLs, as nginx's ssl_crl wants.
+# revocations all listed, caching headers, GET /root.crl (404 until
+# configured, then the file's CRL, re-read when it changes, also through a
+# symlink as in Kubernetes volumes), GET /v1/crls.pem holding both CRLs, as
+# nginx's ssl_crl wants, and /readyz 503 while the root's CRL revokes our
+# intermediate.
 . "$(dirname "$0")/serve_lib.sh"
 . "$(dirname "$0")/revocation_lib.sh"
 
@@ -184,6 +186,17 @@ root_lists_inter() {
   curl -s "$HTTP_URL/root.crl" | openssl crl -inform DER -noout -text | grep -q "$iserial"
 }
 check "GET /root.crl serves the new file within a few seconds" wait_for 10 root_lists_inter
+# revoked_not_ready: /readyz is 503 because the root's CRL revokes our intermediate.
+revoked_not_ready() {
+  local st
+  st=$(curl -s -o "$T_DIR/ready.out" -w '%{http_code}' "$HTTP_URL/readyz")
+  echo "$st $(cat "$T_DIR/ready.out")"
+  [ "$st" = 503 ] && grep -q 'the intermediate is revoked by pki.root_crl' "$T_DIR/ready.out"
+}
+check "/readyz answers 503: the intermediate is revoked by pki.root_crl" revoked_not_ready
+last_output
+check "... and the server logged it as an error" \
+  grep -q '"level":"error","msg":"the intermediate is revoked by pki.root_crl' "$T_DIR/server.log"
 curl -s -o "$T_DIR/all2.pem" "$HTTP_URL/v1/crls.pem"
 split_crls "$T_DIR/all2.pem" "$T_DIR/new"
 check "GET /v1/crls.pem carries it too" \
@@ -195,7 +208,8 @@ printf 'not a CRL\n' >"$P/bad.crl"
 mv "$P/bad.crl" "$P/root.crl"
 sleep 3
 check "a broken root CRL file is not served: the last good one stays" root_lists_inter
-check "the server is healthy" curl -fs "$HTTP_URL/healthz"
+check "... so /readyz still answers 503" revoked_not_ready
+check "the server is healthy (/healthz)" curl -fs "$HTTP_URL/healthz"
 stop_server TERM
 expect_eq "the server stops cleanly" "$SRV_RC" 0
 
@@ -220,7 +234,8 @@ c = json.load(open(sys.argv[1]))
 c["pki"]["root_crl"] = "pki/kube/root.crl"
 json.dump(c, open(sys.argv[1], "w"))
 PY
-check "the server starts with pki.root_crl a symlink" start_server
+check "the server starts with pki.root_crl a symlink (and, its intermediate no longer revoked, is ready)" \
+  start_server
 # served_is FILE: GET /root.crl serves the CRL in FILE.
 served_is() {
   curl -s "$HTTP_URL/root.crl" | cmp - <(openssl crl -in "$1" -outform DER)

@@ -711,3 +711,53 @@ Test(api_crl, follows_a_symlinked_root_crl_as_kubernetes_volumes_present_it)
     cr_assert_eq(wait_root(crl, 11), 11);
     api_crl_free(crl);
 }
+
+/* write_revoking_root_crl writes a root CRL numbered |number| that revokes
+ * our intermediate, to dir/|name|. */
+static void write_revoking_root_crl(uint64_t number, const char *name, char *path, size_t len)
+{
+    struct ca_crl_entry e = {.revoked_at = api_now() - 60, .reason = CA_REASON_CA_COMPROMISE};
+    const ASN1_INTEGER *serial = X509_get0_serialNumber(pki.inter);
+    unsigned char *der = NULL;
+    size_t der_len = 0;
+    int64_t now = api_now();
+
+    cr_assert_leq(serial->length, CA_MAX_SERIAL_LEN);
+    memcpy(e.serial, serial->data, (size_t)serial->length);
+    e.serial_len = (size_t)serial->length;
+    cr_assert_eq(
+        ca_crl_build(pki.root, pki.root_key, &e, 1, number, now, now + 86400, &der, &der_len, NULL),
+        CA_OK);
+    write_der(der, der_len, name, path, len);
+    OPENSSL_free(der);
+}
+
+Test(api_crl, says_when_the_root_crl_revokes_the_intermediate)
+{
+    struct api_crl *crl = NULL;
+    char path[API_MAX_PATH_LEN];
+
+    log_capture();
+    write_revoking_root_crl(10, "root.crl", cfg.pki_root_crl, sizeof(cfg.pki_root_crl));
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, NULL), API_OK);
+    cr_assert(api_crl_intermediate_revoked(crl));
+    cr_assert_eq(log_count("\"level\":\"error\",\"msg\":\"the intermediate is revoked by "
+                           "pki.root_crl"),
+                 1);
+    /* A newer root CRL without the entry (the hold released). */
+    write_crl_file(pki.root, pki.root_key, 11, "newer.crl", path, sizeof(path));
+    replace_root("newer.crl");
+    cr_assert_eq(wait_root(crl, 11), 11);
+    cr_assert_not(api_crl_intermediate_revoked(crl));
+    api_crl_free(crl);
+}
+
+Test(api_crl, says_the_intermediate_is_not_revoked_without_a_root_crl)
+{
+    struct api_crl *crl = NULL;
+
+    cr_assert_not(api_crl_intermediate_revoked(NULL));
+    cr_assert_eq(api_crl_new(issuer, st, &cfg, &crl, NULL), API_OK);
+    cr_assert_not(api_crl_intermediate_revoked(crl));
+    api_crl_free(crl);
+}

@@ -703,6 +703,51 @@ Test(ca_crl, parse_refuses_a_crl_number_over_20_octets_or_negative)
     OPENSSL_free(der);
 }
 
+/* lists_cert builds a CRL by |issuer| with |entries| and asks whether it
+ * lists |cert|. */
+static int lists_cert(X509 *issuer, EVP_PKEY *key, const struct ca_crl_entry *entries, size_t num,
+                      X509 *cert)
+{
+    unsigned char *der = NULL;
+    size_t der_len = 0;
+    int listed = -1;
+    cr_assert_eq(ca_crl_build(issuer, key, entries, num, 3, NOW, NOW + 600, &der, &der_len, NULL),
+                 CA_OK);
+    cr_assert_eq(ca_crl_lists_cert(der, der_len, cert, &listed, NULL), CA_OK);
+    OPENSSL_free(der);
+    return listed;
+}
+
+Test(ca_crl, lists_cert_finds_an_intermediate_its_root_revoked)
+{
+    struct ca_crl_entry e[2] = {entry(0x77, NOW, CA_REASON_SUPERSEDED),
+                                entry_of(inter, NOW, CA_REASON_CA_COMPROMISE)};
+    cr_assert_eq(lists_cert(root, root_key, e, 2, inter), 1);
+    cr_assert_eq(lists_cert(root, root_key, e, 1, inter), 0, "another serial only");
+    cr_assert_eq(lists_cert(root, root_key, NULL, 0, inter), 0, "an empty CRL");
+}
+
+Test(ca_crl, lists_cert_needs_the_crl_of_the_certificates_issuer)
+{
+    /* The intermediate's serial on the intermediate's own CRL (of leaves). */
+    struct ca_crl_entry e = entry_of(inter, NOW, CA_REASON_KEY_COMPROMISE);
+    cr_assert_eq(lists_cert(inter, int_key, &e, 1, inter), 0);
+}
+
+Test(ca_crl, lists_cert_does_not_count_remove_from_crl)
+{
+    struct ca_crl_entry e = entry_of(inter, NOW, CA_REASON_REMOVE_FROM_CRL);
+    cr_assert_eq(lists_cert(root, root_key, &e, 1, inter), 0);
+}
+
+Test(ca_crl, lists_cert_refuses_what_is_not_a_crl)
+{
+    static const unsigned char junk[] = {0x30, 0x03, 0x02, 0x01, 0x01};
+    int listed = -1;
+    cr_assert_eq(ca_crl_lists_cert(junk, sizeof(junk), inter, &listed, NULL), CA_ERR_INVALID_CRL);
+    cr_assert_eq(ca_crl_lists_cert(NULL, 0, inter, &listed, NULL), CA_ERR_INVALID_ARGUMENT);
+}
+
 Test(ca_crl, writes_a_pem_file_and_never_overwrites_one)
 {
     unsigned char *der = NULL;
