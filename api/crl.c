@@ -2,7 +2,7 @@
  * /v1/crls.pem). A thread re-signs the intermediate's CRL when woken by a
  * revocation (at most every API_CRL_MIN_INTERVAL_MS, so that a burst of
  * revocations makes few CRLs) and every crl.refresh, and re-reads
- * pki.root_crl when its mtime changes. The routes serve pre-encoded,
+ * pki.root_crl when the file changes. The routes serve pre-encoded,
  * reference-counted documents: they never wait for signing. */
 #include <errno.h>
 #include <fcntl.h>
@@ -226,9 +226,9 @@ static uint64_t wall_ms(void)
 /* take_number returns the next CRL's number. RFC 5280 5.2.3: "a
  * monotonically increasing sequence number for a given CRL scope and CRL
  * issuer", so it is the largest of the time in milliseconds (about 6 octets
- * of the 20 allowed, and a restored backup's numbers are soon left behind),
- * the last number this process used plus one (the clock may step back), and
- * the store's last recorded number plus one (so may a restart's). Recording
+ * of the 20 allowed; numbers recorded in a restored backup are older), the
+ * last number this process used plus one (the clock may step back), and the
+ * store's last recorded number plus one (which outlives a restart). Recording
  * it is best effort: a CRL signed while the store cannot be written (full,
  * EIO) is better than none, since relying parties refuse every certificate
  * once the last CRL has expired. */

@@ -875,13 +875,15 @@ void *api_cert_record_json(const struct store_record *rec, int64_t now);
 /* struct api_crl keeps the intermediate's current CRL (DER and PEM), the
  * root's CRL and their concatenation, pre-encoded, and a thread that re-signs
  * the CRL after revocations (at most every API_CRL_MIN_INTERVAL_MS) and every
- * crl.refresh, and re-reads pki.root_crl when its mtime changes. Readers never
+ * crl.refresh, and re-reads pki.root_crl when the file changes. Readers never
  * wait for signing: they take a reference to the current documents. */
 struct api_crl;
 
 /* api_crl_new signs the first CRL (so that it is served from the start),
  * loads pki.root_crl when configured (it must be a CRL signed by one of the
- * issuer's roots) and starts the publisher. |issuer|, |st| and |cfg| are
+ * issuer's roots, with a cRLNumber; an expired one is served with a warning)
+ * and starts the publisher, which replaces it only with a newer, unexpired
+ * one. |issuer|, |st| and |cfg| are
  * borrowed and must outlive it. Free it with api_crl_free(). */
 enum api_err api_crl_new(const struct ca_issuer *issuer, struct store *st,
                          const struct api_config *cfg, struct api_crl **out, struct api_error *err)
