@@ -266,6 +266,23 @@ void testpki_csr_der(EVP_PKEY *key, const char *const *sans, size_t num_sans, in
     X509_REQ_free(req);
 }
 
+char *testpki_key_pem(EVP_PKEY *key, size_t *out_len)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL;
+    CHECK(bio != NULL);
+    CHECK(PEM_write_bio_PKCS8PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) == 1);
+    long len = BIO_get_mem_data(bio, &data);
+    CHECK(len > 0);
+    char *pem = OPENSSL_malloc((size_t)len + 1);
+    CHECK(pem != NULL);
+    memcpy(pem, data, (size_t)len);
+    pem[len] = '\0';
+    *out_len = (size_t)len;
+    BIO_free(bio);
+    return pem;
+}
+
 char *testpki_pem_encode(const char *label, const unsigned char *der, size_t der_len,
                          size_t *out_len)
 {

@@ -69,6 +69,10 @@ void testpki_csr_der(EVP_PKEY *key, const char *const *sans, size_t num_sans, in
 char *testpki_csr_pem(EVP_PKEY *key, const char *const *sans, size_t num_sans, int extras,
                       size_t *out_len);
 
+/* testpki_key_pem encodes |key| as unencrypted PKCS#8 PEM, NUL-terminated,
+ * |*out_len| bytes before the NUL; OPENSSL_free() it. */
+char *testpki_key_pem(EVP_PKEY *key, size_t *out_len);
+
 /* testpki_pem_encode wraps |der| in a PEM block labelled |label|; free() it. */
 char *testpki_pem_encode(const char *label, const unsigned char *der, size_t der_len,
                          size_t *out_len);

@@ -50,21 +50,6 @@ static char *pem_x509(X509 *x)
     return s;
 }
 
-static char *pem_key(EVP_PKEY *k, size_t *len)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data = NULL;
-
-    cr_assert(PEM_write_bio_PKCS8PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL) == 1);
-    long n = BIO_get_mem_data(bio, &data);
-    char *s = OPENSSL_malloc((size_t)n + 1);
-    memcpy(s, data, (size_t)n);
-    s[n] = '\0';
-    *len = (size_t)n;
-    BIO_free(bio);
-    return s;
-}
-
 /* make_svid fills |s| with a fresh key and a leaf for it valid until |not_after|. */
 static void make_svid(struct api_agent_svid *s, int64_t not_after)
 {
@@ -74,7 +59,7 @@ static void make_svid(struct api_agent_svid *s, int64_t not_after)
     s->key = testpki_key_new(TESTPKI_P256);
     X509 *leaf =
         testpki_sign_leaf(&pki, s->key, "spiffe://example.org/app", now - 120, not_after, 0);
-    s->key_pem = pem_key(s->key, &s->key_pem_len);
+    s->key_pem = testpki_key_pem(s->key, &s->key_pem_len);
     s->cert_pem = pem_x509(leaf);
     s->cert_pem_len = strlen(s->cert_pem);
     s->bundle_pem = pem_x509(pki.root);

@@ -398,28 +398,12 @@ Test(api_client, refuses_a_client_key_that_does_not_match_the_certificate)
     EVP_PKEY_free(other);
 }
 
-/* pem_key encodes |k| as PKCS#8 PEM; free() it. */
-static char *pem_key(EVP_PKEY *k, size_t *out_len)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data = NULL;
-
-    cr_assert(PEM_write_bio_PKCS8PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL) == 1);
-    long n = BIO_get_mem_data(bio, &data);
-    char *s = malloc((size_t)n + 1);
-    memcpy(s, data, (size_t)n);
-    s[n] = '\0';
-    *out_len = (size_t)n;
-    BIO_free(bio);
-    return s;
-}
-
 Test(api_client, holds_an_identity_given_as_pem_and_drops_it_on_null)
 {
     struct api_client *c = NULL;
     struct api_error err = {0};
     size_t key_len = 0;
-    char *key_pem = pem_key(key, &key_len);
+    char *key_pem = testpki_key_pem(key, &key_len);
     char chain[16384];
     int n = snprintf(chain, sizeof(chain), "%s%s", leaf_pem, inter_pem);
 
@@ -429,7 +413,7 @@ Test(api_client, holds_an_identity_given_as_pem_and_drops_it_on_null)
                  err.msg);
     cr_assert_eq(api_client_identity_pem(c, NULL, 0, NULL, 0, NULL), API_OK);
     api_client_free(c);
-    free(key_pem);
+    OPENSSL_free(key_pem);
 }
 
 Test(api_client, refuses_a_pem_identity_whose_key_does_not_match)
@@ -438,14 +422,14 @@ Test(api_client, refuses_a_pem_identity_whose_key_does_not_match)
     struct api_error err = {0};
     EVP_PKEY *other = testpki_key_new(TESTPKI_P256);
     size_t key_len = 0;
-    char *key_pem = pem_key(other, &key_len);
+    char *key_pem = testpki_key_pem(other, &key_len);
 
     cr_assert_eq(api_client_new("https://127.0.0.1:1", pki.root_path, &c, &err), API_OK);
     cr_assert_eq(api_client_identity_pem(c, leaf_pem, strlen(leaf_pem), key_pem, key_len, &err),
                  API_ERR_BAD_REQUEST);
     cr_assert_not_null(strstr(err.msg, "does not match"), "%s", err.msg);
     api_client_free(c);
-    free(key_pem);
+    OPENSSL_free(key_pem);
     EVP_PKEY_free(other);
 }
 
