@@ -160,12 +160,13 @@ int cmd_dir_private_check(const char *cmd, const char *dir, int missing_ok)
         cmd_fail(cmd, "--dir %s is not a directory", dir);
         return -1;
     }
-    /* Whoever may write to the directory may rename, replace or remove
-     * root.crt and root.key under the root's holder, or put a root.crt of
-     * their own beside the key that signs with it. */
+    /* Whoever may write to the directory may rename, replace or remove the
+     * files in it under their holder: put a root.crt of their own beside the
+     * root key, swap the CSR the root is about to sign, or the provisioner's
+     * public key the server will trust. */
     if (st.st_uid != geteuid()) {
         cmd_fail(cmd,
-                 "--dir %s is owned by uid %u, not by you (uid %u): refusing a root directory "
+                 "--dir %s is owned by uid %u, not by you (uid %u): refusing a directory "
                  "another user controls",
                  dir, (unsigned)st.st_uid, (unsigned)geteuid());
         return -1;

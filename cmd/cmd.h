@@ -86,7 +86,8 @@ int cmd_dir_ensure(const char *cmd, const char *dir);
 
 /* cmd_dir_private_check returns 0 when |dir| (followed if a symlink) is a
  * directory owned by the effective user and writable by neither group nor
- * others, as the root's directory must be: otherwise it prints why, naming
+ * others, as a directory of keys and what is trusted beside them must be
+ * (root, intermediate and provisioner init): otherwise it prints why, naming
  * the directory and its owner or mode, and returns -1. A missing |dir| is
  * accepted when |missing_ok| (root init creates it 0700). */
 int cmd_dir_private_check(const char *cmd, const char *dir, int missing_ok);
